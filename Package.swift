@@ -1,0 +1,51 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "autodiffd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "autodiffd", targets: ["autodiffd"]),
+        .library(name: "AutodiffCore", targets: ["AutodiffCore"]),
+        .library(name: "AutodiffService", targets: ["AutodiffService"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Tensors, the op table, graphs and differentiation. No HTTP, no NIO, no JSON.
+        .target(name: "AutodiffCore"),
+        // Routes, wire types, error mapping, worker pool, configuration.
+        .target(
+            name: "AutodiffService",
+            dependencies: [
+                "AutodiffCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The thin executable: parse configuration, bootstrap logging, run.
+        .executableTarget(
+            name: "autodiffd",
+            dependencies: [
+                "AutodiffService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "AutodiffCoreTests", dependencies: ["AutodiffCore"]),
+        .testTarget(
+            name: "AutodiffServiceTests",
+            dependencies: [
+                "AutodiffService",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Starts the real binary and talks to it with curl; depends on the executable only so it is built first.
+        .testTarget(name: "IntegrationTests", dependencies: ["autodiffd"]),
+    ]
+)

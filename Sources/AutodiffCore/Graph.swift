@@ -1,0 +1,193 @@
+/// A validated graph: names resolved to value slots, ops and attributes checked, every slot after
+/// the slots it reads (topological order). Shapes are not known yet; they come with each call's values.
+///
+/// A user graph's slots are its inputs, then its constants (sorted by name), then its nodes in order.
+/// Differentiation appends nodes and, for seeds, inputs.
+public struct Graph: Sendable {
+    /// Input names in the order clients list them.
+    public private(set) var inputs: [String]
+    private(set) var definitions: [Definition]
+    /// The name of every slot, and the inverse map.
+    private(set) var names: [String]
+    private(set) var slots: [String: Int]
+
+    enum Definition: Sendable {
+        case input
+        case constant(Tensor)
+        case node(Node)
+    }
+
+    /// One op application. `args` refer to earlier slots or are scalar literals.
+    struct Node: Sendable {
+        let op: Op
+        let args: [Arg]
+        let attrs: Attributes
+    }
+
+    enum Arg: Sendable, Equatable {
+        case slot(Int)
+        case literal(Double)
+    }
+
+    var slotCount: Int { definitions.count }
+
+    var nodeCount: Int {
+        definitions.reduce(0) { count, definition in
+            if case .node = definition { return count + 1 }
+            return count
+        }
+    }
+
+    func slot(of name: String) -> Int? { slots[name] }
+
+    func name(of slot: Int) -> String { names[slot] }
+
+    /// Validates `spec`: unique names, known ops, arity, attribute names and kinds, resolvable
+    /// arguments and no cycle. Iterative throughout, so a 100 000-node chain is fine.
+    public init(_ spec: GraphSpec, limits: Limits = Limits()) throws(AutodiffError) {
+        guard spec.nodes.count <= limits.maxNodes else {
+            throw .limitExceeded("the graph has \(spec.nodes.count) nodes; the limit is \(limits.maxNodes)")
+        }
+        let constants = spec.constants.sorted { $0.key < $1.key }
+        var slots: [String: Int] = [:]
+        var names: [String] = []
+        for name in spec.inputs + constants.map(\.key) + spec.nodes.map(\.id) {
+            guard slots[name] == nil else { throw .duplicateName(name) }
+            slots[name] = names.count
+            names.append(name)
+        }
+        var definitions = [Definition](repeating: .input, count: spec.inputs.count)
+        for (name, value) in constants {
+            guard value.count <= limits.maxElements else {
+                throw .limitExceeded(
+                    "constant \"\(name)\" has \(value.count) elements; the limit per tensor is \(limits.maxElements)",
+                    node: name)
+            }
+            definitions.append(.constant(value))
+        }
+
+        // Parse every node, then order them (Kahn's algorithm) and renumber their slots.
+        let firstNodeSlot = definitions.count
+        var parsed: [Node] = []
+        parsed.reserveCapacity(spec.nodes.count)
+        for node in spec.nodes {
+            guard let op = Op(rawValue: node.op) else { throw .unknownOp(node: node.id, op: node.op) }
+            guard op.arity.accepts(node.args.count) else {
+                throw .arity(node: node.id, op: op.rawValue, expected: op.arity.text, got: node.args.count)
+            }
+            let attrs = try Attributes(validating: node.attrs, op: op, node: node.id)
+            var args: [Arg] = []
+            for arg in node.args {
+                switch arg {
+                case .number(let x):
+                    args.append(.literal(x))
+                case .name(let name):
+                    guard let slot = slots[name] else { throw .unknownName(node: node.id, name: name) }
+                    args.append(.slot(slot))
+                }
+            }
+            parsed.append(Node(op: op, args: args, attrs: attrs))
+        }
+        let order = try Self.topologicalOrder(parsed, ids: spec.nodes.map(\.id), firstNodeSlot: firstNodeSlot)
+        var renumbered = [Int](0..<(firstNodeSlot + parsed.count))
+        for (position, index) in order.enumerated() { renumbered[firstNodeSlot + index] = firstNodeSlot + position }
+        for index in order {
+            let node = parsed[index]
+            let args = node.args.map { arg -> Arg in
+                if case .slot(let slot) = arg { return .slot(renumbered[slot]) }
+                return arg
+            }
+            definitions.append(.node(Node(op: node.op, args: args, attrs: node.attrs)))
+            names[renumbered[firstNodeSlot + index]] = spec.nodes[index].id
+        }
+        for (slot, name) in names.enumerated() { slots[name] = slot }
+
+        self.inputs = spec.inputs
+        self.definitions = definitions
+        self.names = names
+        self.slots = slots
+    }
+
+    /// Node indices in dependency order, or the `cycle` error naming a node on a cycle.
+    private static func topologicalOrder(
+        _ nodes: [Node], ids: [String], firstNodeSlot: Int
+    ) throws(AutodiffError) -> [Int] {
+        var pending = [Int](repeating: 0, count: nodes.count)
+        var users = [[Int]](repeating: [], count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            for case .slot(let slot) in node.args where slot >= firstNodeSlot {
+                pending[index] += 1
+                users[slot - firstNodeSlot].append(index)
+            }
+        }
+        var ready = (0..<nodes.count).filter { pending[$0] == 0 }
+        var cursor = 0
+        while cursor < ready.count {
+            for user in users[ready[cursor]] {
+                pending[user] -= 1
+                if pending[user] == 0 { ready.append(user) }
+            }
+            cursor += 1
+        }
+        guard ready.count < nodes.count, var current = pending.firstIndex(where: { $0 > 0 }) else { return ready }
+        // Every unordered node waits on another unordered one, so following those edges must repeat.
+        var seen = Set<Int>()
+        while seen.insert(current).inserted {
+            for case .slot(let slot) in nodes[current].args where slot >= firstNodeSlot && pending[slot - firstNodeSlot] > 0 {
+                current = slot - firstNodeSlot
+                break
+            }
+        }
+        throw .cycle(node: ids[current])
+    }
+
+    /// The graph in its client form, nodes in topological order.
+    public var spec: GraphSpec {
+        var spec = GraphSpec(inputs: inputs, nodes: [])
+        for (slot, definition) in definitions.enumerated() {
+            switch definition {
+            case .input:
+                break
+            case .constant(let value):
+                spec.constants[names[slot]] = value
+            case .node(let node):
+                let args = node.args.map { arg -> ArgumentSpec in
+                    switch arg {
+                    case .slot(let slot): .name(names[slot])
+                    case .literal(let x): .number(x)
+                    }
+                }
+                spec.nodes.append(NodeSpec(id: names[slot], op: node.op.rawValue, args: args, attrs: node.attrs.values))
+            }
+        }
+        return spec
+    }
+
+    // MARK: Growing the graph (differentiation)
+
+    /// Appends a node named `preferredID`, or that with a suffix if taken. Returns its slot.
+    mutating func appendNode(_ node: Node, preferredID: String) -> Int {
+        append(.node(node), preferredName: preferredID)
+    }
+
+    /// Appends an input named `preferredName`, or that with a suffix if taken. Returns its slot.
+    mutating func appendInput(preferredName: String) -> Int {
+        let slot = append(.input, preferredName: preferredName)
+        inputs.append(names[slot])
+        return slot
+    }
+
+    private mutating func append(_ definition: Definition, preferredName: String) -> Int {
+        var name = preferredName
+        var suffix = 1
+        while slots[name] != nil {
+            name = "\(preferredName)_\(suffix)"
+            suffix += 1
+        }
+        let slot = definitions.count
+        definitions.append(definition)
+        names.append(name)
+        slots[name] = slot
+        return slot
+    }
+}
