@@ -66,10 +66,11 @@ struct Attributes: Sendable, Equatable {
         }
     }
 
-    /// An exactly integral double that fits comfortably in `Int`.
+    /// An exactly integral double, clamped to ±2⁶² so that ONNX-style "to the end" indices such as
+    /// 2⁶³−1 work and adding a dimension to one can never overflow.
     private static func integer(_ x: Double) -> Int? {
-        guard x.rounded() == x, Swift.abs(x) <= 9.0e15 else { return nil }
-        return Int(x)
+        guard x.rounded() == x else { return nil }
+        return Int(Swift.min(Swift.max(x, -0x1p62), 0x1p62))
     }
 
     // MARK: Typed access (kinds are already checked)
@@ -80,13 +81,13 @@ struct Attributes: Sendable, Equatable {
     }
 
     func int(_ name: String) -> Int? {
-        number(name).map { Int($0) }
+        number(name).flatMap(Self.integer)
     }
 
     func ints(_ name: String) -> [Int]? {
         guard case .array(let items) = values[name] else { return nil }
         return items.map { item in
-            if case .number(let x) = item { return Int(x) }
+            if case .number(let x) = item, let n = Self.integer(x) { return n }
             return 0
         }
     }

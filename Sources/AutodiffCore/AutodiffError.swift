@@ -14,11 +14,15 @@ public enum AutodiffError: Error, Equatable, Sendable {
     case shapeMismatch(node: String, op: String, detail: String)
     case seedRequired(output: String, shape: [Int])
     case seedShapeMismatch(output: String, expected: [Int], got: [Int])
+    /// An output that must have one element (the `hvp` output) has more; code `seed_required`.
+    case scalarRequired(output: String, shape: [Int])
     case unconnectedInput(String)
     /// A configured limit (nodes, elements, bytes, Jacobian size) would be exceeded.
     case limitExceeded(String, node: String? = nil)
     /// The run passed its deadline; it was stopped between two nodes.
     case deadlineExceeded(String)
+    /// A broken invariant of the service itself, never the client's input.
+    case internalError(String)
 
     /// The contract's machine-readable error code.
     public var code: String {
@@ -31,11 +35,12 @@ public enum AutodiffError: Error, Equatable, Sendable {
         case .arity: "arity"
         case .invalidAttribute: "invalid_attribute"
         case .shapeMismatch: "shape_mismatch"
-        case .seedRequired: "seed_required"
+        case .seedRequired, .scalarRequired: "seed_required"
         case .seedShapeMismatch: "seed_shape_mismatch"
         case .unconnectedInput: "unconnected_input"
         case .limitExceeded: "limit_exceeded"
         case .deadlineExceeded: "deadline_exceeded"
+        case .internalError: "internal"
         }
     }
 
@@ -43,12 +48,13 @@ public enum AutodiffError: Error, Equatable, Sendable {
     public var node: String? {
         switch self {
         case .invalidRequest(_, let node), .limitExceeded(_, let node): node
-        case .deadlineExceeded: nil
+        case .deadlineExceeded, .internalError: nil
         case .unknownOp(let node, _), .unknownName(let node, _), .cycle(let node),
             .arity(let node, _, _, _), .invalidAttribute(let node, _, _, _), .shapeMismatch(let node, _, _):
             node
         case .duplicateName(let name), .unconnectedInput(let name): name
-        case .seedRequired(let output, _), .seedShapeMismatch(let output, _, _): output
+        case .seedRequired(let output, _), .seedShapeMismatch(let output, _, _), .scalarRequired(let output, _):
+            output
         }
     }
 
@@ -59,6 +65,8 @@ public enum AutodiffError: Error, Equatable, Sendable {
             return message
         case .unknownOp(let node, let op):
             return "node \"\(node)\": unknown op \"\(op)\"; GET /v1/ops lists the supported ops"
+        case .unknownName(let node, let name) where node == name:
+            return "\"\(name)\" is not an input, constant or node of the graph"
         case .unknownName(let node, let name):
             return "node \"\(node)\": argument \"\(name)\" is not an input, constant or node of the graph"
         case .duplicateName(let name):
@@ -74,12 +82,14 @@ public enum AutodiffError: Error, Equatable, Sendable {
         case .seedRequired(let output, let shape):
             return "output \"\(output)\" is not a scalar (shape \(shape)), so it needs a seed of that shape; "
                 + "the seed \"ones\" gives the gradient of its sum"
+        case .scalarRequired(let output, let shape):
+            return "output \"\(output)\" must have exactly one element, got shape \(shape); reduce it first (e.g. with sum)"
         case .seedShapeMismatch(let output, let expected, let got):
             return "seed for output \"\(output)\" must have the output's shape \(expected), got \(got)"
         case .unconnectedInput(let name):
             return "input \"\(name)\" does not affect any requested output "
                 + "(options.unconnected is \"error\"; use \"zero\" or \"null\" to accept this)"
-        case .limitExceeded(let message, _), .deadlineExceeded(let message):
+        case .limitExceeded(let message, _), .deadlineExceeded(let message), .internalError(let message):
             return message
         }
     }

@@ -142,9 +142,12 @@ public struct Graph: Sendable {
     }
 
     /// The graph in its client form, nodes in topological order.
-    public var spec: GraphSpec {
+    public var spec: GraphSpec { spec { _ in true } }
+
+    /// The client form with every input but only the constants and nodes whose slot is `included`.
+    func spec(including included: (Int) -> Bool) -> GraphSpec {
         var spec = GraphSpec(inputs: inputs, nodes: [])
-        for (slot, definition) in definitions.enumerated() {
+        for (slot, definition) in definitions.enumerated() where included(slot) {
             switch definition {
             case .input:
                 break

@@ -1,0 +1,200 @@
+/// Jacobians, forward mode and Hessian-vector products, all built from the reverse-mode graph
+/// transformation: no rule is written twice.
+extension Graph {
+    /// `∂output/∂input` for every output and `wrt` input, with shape `output.shape + input.shape`
+    /// (the layout of `torch.autograd.functional.jacobian`). Each output's rows are one batched
+    /// backward pass whose seeds are the rows of the identity.
+    public func jacobian(
+        values: [String: Tensor], outputs: [String], wrt: [String]? = nil, limits: Limits = Limits(),
+        deadline: ContinuousClock.Instant? = nil
+    ) throws(AutodiffError) -> JacobianResult {
+        let (program, table) = try bind(values, limits: limits)
+        let outputSlots = try outputSlots(outputs)
+        let wrt = try inputSlots(wrt)
+        var total = 0
+        for output in outputSlots {
+            for input in wrt {
+                let (size, overflow) = Shape.count(program.shapes[output])
+                    .multipliedReportingOverflow(by: Shape.count(program.shapes[input.slot]))
+                guard !overflow, size <= limits.maxElements else {
+                    throw .limitExceeded(
+                        "the Jacobian of \"\(name(of: output))\" (shape \(program.shapes[output])) with respect to "
+                            + "\"\(input.name)\" (shape \(program.shapes[input.slot])) would have "
+                            + "\(overflow ? "too many" : "\(size)") elements; the limit per tensor is \(limits.maxElements)",
+                        node: name(of: output))
+                }
+                total = total.addingClamped(size)
+            }
+        }
+        guard total.multipliedReportingOverflow(by: 8).partialValue <= limits.maxBytes, total <= Int.max / 8 else {
+            throw .limitExceeded("the Jacobians would need \(total) elements; the byte limit is \(limits.maxBytes)")
+        }
+
+        var values: [String: Tensor] = [:]
+        var jacobian: [String: [String: Tensor]] = [:]
+        for output in outputSlots {
+            let outShape = program.shapes[output]
+            var builder = GraphBuilder(program)
+            let seedSlot = builder.addInput(preferredName: "seed:\(name(of: output))", shape: outShape)
+            let gradients = try builder.gradients(of: [(output, .slot(seedSlot))], wrt: wrt.map(\.slot))
+            let connected = gradients.compactMap { gradient -> Int? in
+                if case .slot(let s) = gradient { return s }
+                return nil
+            }
+            let rows = Shape.count(outShape)
+            let full = builder.program
+            let result = try full.evaluate(
+                values: table + [Tensor?](repeating: nil, count: full.graph.slotCount - table.count),
+                fixed: [output], perRow: connected, seedSlots: [seedSlot], rows: rows,
+                seeds: { row in
+                    var basis = Tensor.filled(0, shape: outShape)
+                    basis.data[row] = 1
+                    return [basis]
+                }, deadline: deadline)
+            values[name(of: output)] = result.fixed[0]
+            var position = 0
+            var perInput: [String: Tensor] = [:]
+            for (input, gradient) in zip(wrt, gradients) {
+                let inShape = program.shapes[input.slot]
+                if case .slot = gradient {
+                    perInput[input.name] = stack(result.rows.map { $0[position] }, leading: outShape, each: inShape)
+                    position += 1
+                } else {
+                    perInput[input.name] = .filled(0, shape: outShape + inShape)
+                }
+            }
+            jacobian[name(of: output)] = perInput
+        }
+        return JacobianResult(outputs: values, jacobian: jacobian)
+    }
+
+    /// Forward mode, `J · t` for every output, where inputs without a tangent have a zero one.
+    ///
+    /// Computed as the derivative of `⟨Jᵀu, t⟩` with respect to the seed `u` (reverse over reverse,
+    /// which is linear in `u`), so every op's forward-mode rule is its backward rule's backward.
+    public func jvp(
+        values: [String: Tensor], outputs: [String], tangents: [String: Tensor], limits: Limits = Limits(),
+        deadline: ContinuousClock.Instant? = nil
+    ) throws(AutodiffError) -> JVPResult {
+        let (program, table) = try bind(values, limits: limits)
+        let outputSlots = try outputSlots(outputs)
+        let tangentInputs = try inputSlots(tangents.keys.sorted(), field: "tangents")
+        for input in tangentInputs where tangents[input.name]?.shape != program.shapes[input.slot] {
+            throw .shapeMismatch(
+                node: input.name, op: "tangent",
+                detail: "must have the input's shape \(program.shapes[input.slot]), "
+                    + "got \(tangents[input.name]?.shape ?? [])")
+        }
+
+        var builder = GraphBuilder(program)
+        let seedSlots = outputSlots.map { builder.addInput(preferredName: "seed:\(name(of: $0))", shape: program.shapes[$0]) }
+        let gradients = try builder.gradients(
+            of: zip(outputSlots, seedSlots).map { ($0, .slot($1)) }, wrt: tangentInputs.map(\.slot))
+        var feed = table
+        var inner: Graph.Arg?
+        for (input, gradient) in zip(tangentInputs, gradients) {
+            guard let gradient else { continue }
+            let tangentSlot = builder.addInput(preferredName: "tangent:\(input.name)", shape: program.shapes[input.slot])
+            feed.append(contentsOf: [Tensor?](repeating: nil, count: tangentSlot + 1 - feed.count))
+            feed[tangentSlot] = tangents[input.name]
+            let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(tangentSlot))])
+            inner = if let sum = inner { try builder.add(sum, term) } else { term }
+        }
+        let directional = try inner.map { (inner) throws(AutodiffError) in
+            try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: seedSlots)
+        } ?? seedSlots.map { _ in nil }
+
+        let full = builder.program
+        let connected = directional.compactMap { derivative -> Int? in
+            if case .slot(let s) = derivative { return s }
+            return nil
+        }
+        // The result is linear in the seeds, so any value does; ones keep every intermediate finite.
+        feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
+        for slot in seedSlots { feed[slot] = .filled(1, shape: full.shapes[slot]) }
+        let result = try full.evaluate(
+            values: feed, fixed: outputSlots + connected, perRow: [], seedSlots: [], rows: 0,
+            seeds: { _ in [] }, deadline: deadline)
+        var outputValues: [String: Tensor] = [:]
+        var tangentValues: [String: Tensor] = [:]
+        var position = outputSlots.count
+        for (index, slot) in outputSlots.enumerated() {
+            outputValues[name(of: slot)] = result.fixed[index]
+            if case .slot = directional[index] {
+                tangentValues[name(of: slot)] = result.fixed[position]
+                position += 1
+            } else {
+                tangentValues[name(of: slot)] = .filled(0, shape: program.shapes[slot])
+            }
+        }
+        return JVPResult(outputs: outputValues, tangents: tangentValues)
+    }
+
+    /// For a one-element `output`: its gradient and `Σⱼ ∂²output/∂i∂j · vⱼ` for every `wrt` input i
+    /// (reverse over reverse). Inputs without a vector have a zero one.
+    public func hvp(
+        values: [String: Tensor], output: String, vectors: [String: Tensor], wrt: [String]? = nil,
+        limits: Limits = Limits(), deadline: ContinuousClock.Instant? = nil
+    ) throws(AutodiffError) -> HVPResult {
+        let (program, table) = try bind(values, limits: limits)
+        let outputSlot = try outputSlots([output])[0]
+        let outShape = program.shapes[outputSlot]
+        guard Shape.count(outShape) == 1 else {
+            throw .scalarRequired(output: output, shape: outShape)
+        }
+        let wrt = try inputSlots(wrt)
+        let vectorInputs = try inputSlots(vectors.keys.sorted(), field: "vectors")
+        for input in vectorInputs where vectors[input.name]?.shape != program.shapes[input.slot] {
+            throw .shapeMismatch(
+                node: input.name, op: "vector",
+                detail: "must have the input's shape \(program.shapes[input.slot]), "
+                    + "got \(vectors[input.name]?.shape ?? [])")
+        }
+
+        var builder = GraphBuilder(program)
+        let firstWrt = wrt.map(\.slot) + vectorInputs.map(\.slot).filter { slot in !wrt.contains { $0.slot == slot } }
+        let seed = try builder.fit(.literal(1), to: outShape)
+        let gradients = try builder.gradients(of: [(outputSlot, seed)], wrt: firstWrt)
+        var feed = table
+        var inner: Graph.Arg?
+        for input in vectorInputs {
+            guard let index = firstWrt.firstIndex(of: input.slot), let gradient = gradients[index] else { continue }
+            let vectorSlot = builder.addInput(preferredName: "vector:\(input.name)", shape: program.shapes[input.slot])
+            feed.append(contentsOf: [Tensor?](repeating: nil, count: vectorSlot + 1 - feed.count))
+            feed[vectorSlot] = vectors[input.name]
+            let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(vectorSlot))])
+            inner = if let sum = inner { try builder.add(sum, term) } else { term }
+        }
+        let second = try inner.map { (inner) throws(AutodiffError) in
+            try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: wrt.map(\.slot))
+        } ?? wrt.map { _ in nil }
+
+        // Every wrt input gets a gradient and an hvp node (zeros where nothing connects).
+        var targets: [Int] = [outputSlot]
+        for index in wrt.indices {
+            for value in [gradients[index], second[index]] {
+                if let value {
+                    targets.append(try nodeSlot(value))
+                } else {
+                    targets.append(try nodeSlot(try builder.zeros(program.shapes[wrt[index].slot])))
+                }
+            }
+        }
+        let full = builder.program
+        feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
+        let result = try full.evaluate(
+            values: feed, fixed: targets, perRow: [], seedSlots: [], rows: 0, seeds: { _ in [] }, deadline: deadline)
+        var gradientValues: [String: Tensor] = [:]
+        var hvpValues: [String: Tensor] = [:]
+        for (index, input) in wrt.enumerated() {
+            gradientValues[input.name] = result.fixed[1 + 2 * index]
+            hvpValues[input.name] = result.fixed[2 + 2 * index]
+        }
+        return HVPResult(output: result.fixed[0], gradients: gradientValues, hvp: hvpValues)
+    }
+
+    private func nodeSlot(_ arg: Graph.Arg) throws(AutodiffError) -> Int {
+        guard case .slot(let slot) = arg else { throw .internalError("expected a node, got a literal") }
+        return slot
+    }
+}

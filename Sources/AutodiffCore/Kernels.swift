@@ -1,0 +1,197 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Loops over tensor data. Inputs are validated; each kernel allocates its result once and no
+/// memory per element.
+enum Kernels {
+    // MARK: Elementwise with broadcasting
+
+    static func binary(
+        _ a: Tensor, _ b: Tensor, strides: [[Int]], shape: [Int], _ f: (Double, Double) -> Double
+    ) -> Tensor {
+        let count = Shape.count(shape)
+        let data = [Double](unsafeUninitializedCapacity: count) { out, initialized in
+            a.data.withUnsafeBufferPointer { a in
+                b.data.withUnsafeBufferPointer { b in
+                    if a.count == count && b.count == count {
+                        for i in 0..<count { out[i] = f(a[i], b[i]) }
+                    } else if b.count == 1 && a.count == count {
+                        let y = b[0]
+                        for i in 0..<count { out[i] = f(a[i], y) }
+                    } else if a.count == 1 && b.count == count {
+                        let x = a[0]
+                        for i in 0..<count { out[i] = f(x, b[i]) }
+                    } else {
+                        var cursor = StridedCursor(shape: shape, strides: strides)
+                        for i in 0..<count {
+                            out[i] = f(a[cursor.offsets[0]], b[cursor.offsets[1]])
+                            cursor.advance()
+                        }
+                    }
+                }
+            }
+            initialized = count
+        }
+        return Tensor(validShape: shape, data: data)
+    }
+
+    static func ternary(
+        _ args: [Tensor], strides: [[Int]], shape: [Int], _ f: (Double, Double, Double) -> Double
+    ) -> Tensor {
+        let count = Shape.count(shape)
+        var data = [Double](repeating: 0, count: count)
+        var cursor = StridedCursor(shape: shape, strides: strides)
+        for i in 0..<count {
+            let o = cursor.offsets
+            data[i] = f(args[0].data[o[0]], args[1].data[o[1]], args[2].data[o[2]])
+            cursor.advance()
+        }
+        return Tensor(validShape: shape, data: data)
+    }
+
+    /// Reads `x` through `strides` into a new tensor of `shape` (broadcast, transpose, slice).
+    static func gather(_ x: Tensor, strides: [Int], shape: [Int], base: Int = 0) -> Tensor {
+        let count = Shape.count(shape)
+        if count == x.count && strides == Shape.strides(shape) && base == 0 {
+            return Tensor(validShape: shape, data: x.data)
+        }
+        let data = [Double](unsafeUninitializedCapacity: count) { out, initialized in
+            x.data.withUnsafeBufferPointer { x in
+                var cursor = StridedCursor(shape: shape, strides: [strides])
+                for i in 0..<count {
+                    out[i] = x[base + cursor.offsets[0]]
+                    cursor.advance()
+                }
+            }
+            initialized = count
+        }
+        return Tensor(validShape: shape, data: data)
+    }
+
+    // MARK: Reductions
+
+    /// Calls `body(value, resultOffset)` for every element of `x`.
+    static func forEach(_ x: Tensor, _ reduction: Reduction, _ body: (Double, Int) -> Void) {
+        x.data.withUnsafeBufferPointer { x in
+            var cursor = StridedCursor(shape: reduction.inputShape, strides: [reduction.resultStrides])
+            for i in 0..<x.count {
+                body(x[i], cursor.offsets[0])
+                cursor.advance()
+            }
+        }
+    }
+
+    static func fold(
+        _ x: Tensor, _ reduction: Reduction, shape: [Int], initial: Double, _ combine: (Double, Double) -> Double
+    ) -> Tensor {
+        var result = [Double](repeating: initial, count: Shape.count(shape))
+        if result.count == 1 {
+            var accumulator = initial
+            for value in x.data { accumulator = combine(accumulator, value) }
+            result[0] = accumulator
+        } else {
+            forEach(x, reduction) { value, out in result[out] = combine(result[out], value) }
+        }
+        return Tensor(validShape: shape, data: result)
+    }
+
+    // MARK: Linear algebra and layout
+
+    static func matmul(_ a: Tensor, _ b: Tensor, _ plan: MatmulPlan, shape: [Int]) -> Tensor {
+        let (m, k, n) = (plan.m, plan.k, plan.n)
+        let batches = Shape.count(plan.batchShape)
+        var data = [Double](repeating: 0, count: batches * m * n)
+        var cursor = StridedCursor(shape: plan.batchShape, strides: [plan.lhsBatchStrides, plan.rhsBatchStrides])
+        a.data.withUnsafeBufferPointer { a in
+            b.data.withUnsafeBufferPointer { b in
+                data.withUnsafeMutableBufferPointer { c in
+                    for batch in 0..<batches {
+                        let aBase = cursor.offsets[0] * m * k
+                        let bBase = cursor.offsets[1] * k * n
+                        let cBase = batch * m * n
+                        for i in 0..<m {
+                            for p in 0..<k {
+                                let x = a[aBase + i * k + p]
+                                let row = bBase + p * n
+                                let out = cBase + i * n
+                                for j in 0..<n { c[out + j] += x * b[row + j] }
+                            }
+                        }
+                        cursor.advance()
+                    }
+                }
+            }
+        }
+        return Tensor(validShape: shape, data: data)
+    }
+
+    static func transpose(_ x: Tensor, perm: [Int], shape: [Int]) -> Tensor {
+        let strides = Shape.strides(x.shape)
+        return gather(x, strides: perm.map { strides[$0] }, shape: shape)
+    }
+
+    static func concat(_ args: [Tensor], axis: Int, shape: [Int]) -> Tensor {
+        let outer = shape[..<axis].reduce(1, *)
+        let inner = shape[(axis + 1)...].reduce(1, *)
+        var data: [Double] = []
+        data.reserveCapacity(Shape.count(shape))
+        for o in 0..<outer {
+            for arg in args {
+                let block = arg.shape[axis] * inner
+                data.append(contentsOf: arg.data[(o * block)..<((o + 1) * block)])
+            }
+        }
+        return Tensor(validShape: shape, data: data)
+    }
+
+    static func slice(_ x: Tensor, _ plan: SlicePlan) -> Tensor {
+        let (base, strides) = sliceStrides(plan)
+        return gather(x, strides: strides, shape: plan.sliced, base: base)
+    }
+
+    /// Writes `g` into the slice of a zero tensor of the full shape.
+    static func unslice(_ g: Tensor, _ plan: SlicePlan) -> Tensor {
+        let (base, strides) = sliceStrides(plan)
+        var data = [Double](repeating: 0, count: Shape.count(plan.full))
+        var cursor = StridedCursor(shape: plan.sliced, strides: [strides])
+        for value in g.data {
+            data[base + cursor.offsets[0]] = value
+            cursor.advance()
+        }
+        return Tensor(validShape: plan.full, data: data)
+    }
+
+    private static func sliceStrides(_ plan: SlicePlan) -> (base: Int, strides: [Int]) {
+        let strides = Shape.strides(plan.full)
+        let base = zip(plan.starts, strides).reduce(0) { $0 + $1.0 * $1.1 }
+        return (base, zip(strides, plan.steps).map { $0 * $1 })
+    }
+
+    // MARK: Normalization
+
+    /// Softmax (or log-softmax) along the middle axis of `outer × length × inner`, shifted by the
+    /// maximum so that logits of ±1000 are fine.
+    static func softmax(_ x: Tensor, outer: Int, length: Int, inner: Int, log: Bool) -> Tensor {
+        var data = x.data
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * length * inner + i
+                var maximum = -Double.infinity
+                for j in 0..<length { maximum = Swift.max(maximum, x.data[base + j * inner]) }
+                var total = 0.0
+                for j in 0..<length { total += Glibc.exp(x.data[base + j * inner] - maximum) }
+                let logTotal = Glibc.log(total)
+                for j in 0..<length {
+                    let shifted = x.data[base + j * inner] - maximum
+                    data[base + j * inner] = log ? shifted - logTotal : Glibc.exp(shifted) / total
+                }
+            }
+        }
+        return Tensor(validShape: x.shape, data: data)
+    }
+}

@@ -1,0 +1,318 @@
+/// What shape checking learns about a node, kept for its kernel so no rule is worked out twice.
+struct Plan: Sendable {
+    let shape: [Int]
+    let layout: Layout
+    /// Estimated floating-point operations.
+    let work: Int
+
+    enum Layout: Sendable {
+        /// Unary elementwise.
+        case map
+        /// Elementwise over broadcast arguments: each argument's strides into the output.
+        case broadcast(strides: [[Int]])
+        case reduce(Reduction)
+        case matmul(MatmulPlan)
+        case transpose(perm: [Int])
+        /// Same data, another shape (reshape, squeeze, unsqueeze).
+        case copy
+        case concat(axis: Int)
+        case slice(SlicePlan)
+        /// Softmax-like op along one axis: `outer × length × inner`.
+        case axis(outer: Int, length: Int, inner: Int)
+    }
+}
+
+struct Reduction: Sendable {
+    let inputShape: [Int]
+    /// Normalized reduced axes, ascending.
+    let axes: [Int]
+    /// The result's shape with reduced axes kept as 1 (the `keepdims` form).
+    let keptShape: [Int]
+    /// For each input position, the stride into the result (0 along reduced axes).
+    let resultStrides: [Int]
+    /// Elements reduced into each result element.
+    let count: Int
+}
+
+struct MatmulPlan: Sendable {
+    let batchShape: [Int]
+    let m: Int, k: Int, n: Int
+    /// Strides, in matrices, of each argument's batch index into the broadcast batch.
+    let lhsBatchStrides: [Int], rhsBatchStrides: [Int]
+}
+
+/// One step of a slice: for each axis of the full tensor, where it starts and its step.
+struct SlicePlan: Sendable {
+    let full: [Int]
+    let starts: [Int]
+    let steps: [Int]
+    let sliced: [Int]
+}
+
+extension Op {
+    // MARK: Shape checking
+
+    /// Checks `args` shapes and attributes for this op and plans its kernel. Every failure names
+    /// `node` and says what was expected and what came; the result's size is checked against
+    /// `limits` before anything is allocated.
+    func plan(node: String, attrs: Attributes, args: [[Int]], limits: Limits) throws(AutodiffError) -> Plan {
+        let plan = try unlimitedPlan(node: node, attrs: attrs, args: args)
+        guard let count = Shape.elementCount(plan.shape), count <= limits.maxElements else {
+            throw .limitExceeded(
+                "node \"\(node)\": \(rawValue) would produce shape \(plan.shape); "
+                    + "the limit is \(limits.maxElements) elements per tensor",
+                node: node)
+        }
+        return plan
+    }
+
+    private func unlimitedPlan(node: String, attrs: Attributes, args: [[Int]]) throws(AutodiffError) -> Plan {
+        func attributeError(_ name: String, _ reason: String) -> AutodiffError {
+            .invalidAttribute(node: node, op: rawValue, attribute: name, reason: reason)
+        }
+        func shapeError(_ detail: String) -> AutodiffError {
+            .shapeMismatch(node: node, op: rawValue, detail: detail)
+        }
+        /// Every axis in `axes`, normalized for `rank`, once each. Scalars accept 0 and -1 as PyTorch does.
+        func normalizedAxes(_ name: String, _ axes: [Int], rank: Int) throws(AutodiffError) -> [Int] {
+            var seen = Set<Int>()
+            for axis in axes {
+                let normalized: Int
+                if rank == 0, axis == 0 || axis == -1 {
+                    continue
+                } else if let n = Shape.normalize(axis: axis, rank: rank) {
+                    normalized = n
+                } else {
+                    throw attributeError(name, "has axis \(axis), out of range for rank \(rank) (shape \(args[0]))")
+                }
+                guard seen.insert(normalized).inserted else {
+                    throw attributeError(name, "names axis \(axis) twice")
+                }
+            }
+            return seen.sorted()
+        }
+        let input = args[0]
+        let inputCount = Shape.count(input)
+
+        switch self {
+        case .neg, .exp, .log, .sqrt, .sin, .cos, .tan, .tanh, .sigmoid, .reciprocal, .square, .log1p, .expm1, .erf,
+            .abs, .relu, .leakyRelu, .elu, .gelu, .softplus, .clamp, .sign, .floor, .ceil, .round:
+            if self == .clamp, attrs.number("min") == nil, attrs.number("max") == nil {
+                throw attributeError("min", "or \"max\" must be given (as torch.clamp requires)")
+            }
+            return Plan(shape: input, layout: .map, work: inputCount)
+
+        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .gt, .ge, .lt, .le, .eq, .ne, .where:
+            var shape: [Int] = []
+            for arg in args {
+                guard let joined = Shape.broadcast(shape, arg) else {
+                    let shapes = args.map { "\($0)" }.joined(separator: " and ")
+                    throw shapeError("cannot broadcast shapes \(shapes) together")
+                }
+                shape = joined
+            }
+            return try broadcastPlan(args, to: shape)
+
+        case .broadcastTo:
+            let target = attrs.ints("shape") ?? []
+            guard Shape.elementCount(target) != nil else {
+                throw attributeError("shape", "must be non-negative sizes whose product fits, got \(target)")
+            }
+            guard target.count >= input.count, Shape.broadcast(input, target) == target else {
+                throw shapeError("cannot broadcast shape \(input) to \(target)")
+            }
+            return try broadcastPlan(args, to: target)
+
+        case .sum, .mean, .prod, .max, .min, .logsumexp:
+            let axes = try attrs.ints("axes").map { (axes) throws(AutodiffError) in
+                try normalizedAxes("axes", axes, rank: input.count)
+            }
+            let reduced = if let axes, !axes.isEmpty { axes } else { Array(0..<input.count) }
+            var kept = input
+            for axis in reduced { kept[axis] = 1 }
+            let count = reduced.reduce(1) { $0 * input[$1] }
+            if count == 0, self == .max || self == .min {
+                throw shapeError("cannot reduce an empty axis (shape \(input)): \(rawValue) has no identity")
+            }
+            let keepdims = attrs.bool("keepdims")
+            let shape = keepdims ? kept : input.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
+            let reduction = Reduction(
+                inputShape: input, axes: reduced, keptShape: kept, resultStrides: Shape.broadcastStrides(kept, to: input), count: count)
+            return Plan(shape: shape, layout: .reduce(reduction), work: inputCount * (self == .logsumexp ? 3 : 1))
+
+        case .matmul:
+            let (lhs, rhs) = (args[0], args[1])
+            guard !lhs.isEmpty, !rhs.isEmpty else {
+                throw shapeError("needs arguments of rank ≥ 1, got shapes \(lhs) and \(rhs)")
+            }
+            let a = lhs.count == 1 ? [1] + lhs : lhs
+            let b = rhs.count == 1 ? rhs + [1] : rhs
+            let (m, k, n) = (a[a.count - 2], a[a.count - 1], b[b.count - 1])
+            guard b[b.count - 2] == k else {
+                throw shapeError("needs lhs columns == rhs rows, got \(lhs) and \(rhs)")
+            }
+            let (aBatch, bBatch) = (Array(a.dropLast(2)), Array(b.dropLast(2)))
+            guard let batch = Shape.broadcast(aBatch, bBatch) else {
+                throw shapeError("cannot broadcast batch dimensions \(aBatch) and \(bBatch) (shapes \(lhs) and \(rhs))")
+            }
+            var shape = batch
+            if lhs.count > 1 { shape.append(m) }
+            if rhs.count > 1 { shape.append(n) }
+            guard let batchCount = Shape.elementCount(batch),
+                let work = Shape.elementCount([batchCount, m, k, n, 2])
+            else {
+                throw .limitExceeded("node \"\(node)\": matmul of \(lhs) and \(rhs) is too large", node: node)
+            }
+            let plan = MatmulPlan(
+                batchShape: batch, m: m, k: k, n: n,
+                lhsBatchStrides: Shape.broadcastStrides(aBatch, to: batch),
+                rhsBatchStrides: Shape.broadcastStrides(bBatch, to: batch))
+            return Plan(shape: shape, layout: .matmul(plan), work: work)
+
+        case .transpose:
+            let perm = attrs.ints("perm") ?? Array((0..<input.count).reversed())
+            guard perm.count == input.count else {
+                throw attributeError("perm", "must list all \(input.count) axes of shape \(input), got \(perm)")
+            }
+            let normalized = try normalizedAxes("perm", perm, rank: input.count)
+            guard normalized.count == input.count else {
+                throw attributeError("perm", "must be a permutation of 0..<\(input.count), got \(perm)")
+            }
+            let resolved = perm.map { $0 < 0 ? $0 + input.count : $0 }
+            return Plan(shape: resolved.map { input[$0] }, layout: .transpose(perm: resolved), work: inputCount)
+
+        case .reshape:
+            let requested = attrs.ints("shape") ?? []
+            var shape = requested
+            var known = 1
+            var wildcard: Int?
+            for (axis, dim) in requested.enumerated() {
+                if dim == -1 {
+                    guard wildcard == nil else { throw attributeError("shape", "may hold one -1, got \(requested)") }
+                    wildcard = axis
+                    continue
+                }
+                guard dim >= 0 else { throw attributeError("shape", "has negative size \(dim) in \(requested)") }
+                let (product, overflow) = known.multipliedReportingOverflow(by: dim)
+                guard !overflow else { throw attributeError("shape", "\(requested) is too large") }
+                known = product
+            }
+            if let wildcard {
+                guard known > 0, inputCount % known == 0 else {
+                    throw shapeError("cannot infer -1 in \(requested) for \(inputCount) elements (shape \(input))")
+                }
+                shape[wildcard] = inputCount / known
+            }
+            guard Shape.count(shape) == inputCount else {
+                throw shapeError("cannot reshape \(input) (\(inputCount) elements) to \(requested)")
+            }
+            return Plan(shape: shape, layout: .copy, work: 0)
+
+        case .squeeze:
+            let axes = try attrs.ints("axes").map { (axes) throws(AutodiffError) in
+                try normalizedAxes("axes", axes, rank: input.count)
+            }
+            let shape = input.enumerated().filter { axis, dim in
+                dim != 1 || !(axes?.contains(axis) ?? true)
+            }.map(\.element)
+            return Plan(shape: shape, layout: .copy, work: 0)
+
+        case .unsqueeze:
+            let axes = attrs.ints("axes") ?? []
+            let rank = input.count + axes.count
+            var inserted = Set<Int>()
+            for axis in axes {
+                guard let normalized = Shape.normalize(axis: axis, rank: rank) else {
+                    throw attributeError("axes", "has \(axis), out of range for output rank \(rank)")
+                }
+                guard inserted.insert(normalized).inserted else { throw attributeError("axes", "names \(axis) twice") }
+            }
+            var remaining = input.makeIterator()
+            let shape = (0..<rank).map { inserted.contains($0) ? 1 : remaining.next()! }
+            return Plan(shape: shape, layout: .copy, work: 0)
+
+        case .concat:
+            guard !input.isEmpty else { throw shapeError("cannot join scalars; give arguments of rank ≥ 1") }
+            let requested = attrs.int("axis") ?? 0
+            guard let axis = Shape.normalize(axis: requested, rank: input.count) else {
+                throw attributeError("axis", "is \(requested), out of range for rank \(input.count)")
+            }
+            var shape = input
+            for arg in args.dropFirst() {
+                guard arg.count == input.count,
+                    zip(arg, input).enumerated().allSatisfy({ $0.offset == axis || $0.element.0 == $0.element.1 })
+                else {
+                    throw shapeError("needs equal shapes except on axis \(axis), got \(input) and \(arg)")
+                }
+                shape[axis] += arg[axis]
+            }
+            return Plan(shape: shape, layout: .concat(axis: axis), work: Shape.count(shape))
+
+        case .slice, .sliceBackward:
+            let full = self == .slice ? input : (attrs.ints("shape") ?? [])
+            guard Shape.elementCount(full) != nil else {
+                throw attributeError("shape", "must be non-negative sizes whose product fits, got \(full)")
+            }
+            let plan = try slicePlan(full: full, attrs: attrs, attributeError: attributeError)
+            if self == .slice { return Plan(shape: plan.sliced, layout: .slice(plan), work: Shape.count(plan.sliced)) }
+            guard input == plan.sliced else {
+                throw shapeError("needs an argument of the slice's shape \(plan.sliced), got \(input)")
+            }
+            return Plan(shape: full, layout: .slice(plan), work: Shape.count(full))
+
+        case .softmax, .logSoftmax:
+            let requested = attrs.int("axis") ?? -1
+            let axis: Int
+            if input.isEmpty, requested == 0 || requested == -1 {
+                return Plan(shape: input, layout: .axis(outer: 1, length: 1, inner: 1), work: 1)
+            } else if let normalized = Shape.normalize(axis: requested, rank: input.count) {
+                axis = normalized
+            } else {
+                throw attributeError("axis", "is \(requested), out of range for rank \(input.count)")
+            }
+            let outer = input[..<axis].reduce(1, *)
+            let inner = input[(axis + 1)...].reduce(1, *)
+            return Plan(shape: input, layout: .axis(outer: outer, length: input[axis], inner: inner),
+                        work: 4 * inputCount)
+        }
+    }
+
+    private func broadcastPlan(_ args: [[Int]], to shape: [Int]) throws(AutodiffError) -> Plan {
+        let strides = args.map { Shape.broadcastStrides($0, to: shape) }
+        return Plan(shape: shape, layout: .broadcast(strides: strides), work: Shape.elementCount(shape) ?? Int.max)
+    }
+
+    /// ONNX `Slice`: negative indices count from the end, out-of-range ones clamp, steps > 0.
+    private func slicePlan(
+        full: [Int], attrs: Attributes, attributeError: (String, String) -> AutodiffError
+    ) throws(AutodiffError) -> SlicePlan {
+        let starts = attrs.ints("starts") ?? []
+        let ends = attrs.ints("ends") ?? []
+        let axes = attrs.ints("axes") ?? Array(0..<starts.count)
+        let steps = attrs.ints("steps") ?? [Int](repeating: 1, count: starts.count)
+        guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
+            throw attributeError(
+                "starts", "ends, axes and steps must have one entry per sliced axis; got starts \(starts), "
+                    + "ends \(ends), axes \(axes), steps \(steps)")
+        }
+        var planStarts = [Int](repeating: 0, count: full.count)
+        var planSteps = [Int](repeating: 1, count: full.count)
+        var sliced = full
+        var seen = Set<Int>()
+        for i in 0..<starts.count {
+            guard let axis = Shape.normalize(axis: axes[i], rank: full.count) else {
+                throw attributeError("axes", "has \(axes[i]), out of range for rank \(full.count) (shape \(full))")
+            }
+            guard seen.insert(axis).inserted else { throw attributeError("axes", "names axis \(axes[i]) twice") }
+            guard steps[i] > 0 else { throw attributeError("steps", "must be positive, got \(steps[i])") }
+            let dim = full[axis]
+            func clamp(_ index: Int) -> Int { Swift.min(Swift.max(index < 0 ? index + dim : index, 0), dim) }
+            let start = clamp(starts[i])
+            let end = clamp(ends[i])
+            planStarts[axis] = start
+            planSteps[axis] = steps[i]
+            sliced[axis] = end > start ? (end - start + steps[i] - 1) / steps[i] : 0
+        }
+        return SlicePlan(full: full, starts: planStarts, steps: planSteps, sliced: sliced)
+    }
+}

@@ -1,0 +1,150 @@
+/// A graph bound to one call's input shapes: every slot's shape and kernel plan is known, so
+/// differentiation can add nodes with concrete shapes and evaluation cannot fail on shapes.
+struct Program: Sendable {
+    private(set) var graph: Graph
+    private(set) var shapes: [[Int]]
+    private(set) var plans: [Plan?]
+    let limits: Limits
+
+    /// Checks every node's shapes and attributes, in order, given the shapes of the inputs.
+    init(graph: Graph, inputShapes: [String: [Int]], limits: Limits) throws(AutodiffError) {
+        self.graph = graph
+        self.limits = limits
+        shapes = []
+        plans = []
+        shapes.reserveCapacity(graph.slotCount)
+        plans.reserveCapacity(graph.slotCount)
+        for slot in 0..<graph.slotCount {
+            switch graph.definitions[slot] {
+            case .input:
+                shapes.append(inputShapes[graph.name(of: slot)] ?? [])
+                plans.append(nil)
+            case .constant(let value):
+                shapes.append(value.shape)
+                plans.append(nil)
+            case .node(let node):
+                let plan = try node.op.plan(
+                    node: graph.name(of: slot), attrs: node.attrs, args: node.args.map(shape), limits: limits)
+                shapes.append(plan.shape)
+                plans.append(plan)
+            }
+        }
+    }
+
+    func shape(_ arg: Graph.Arg) -> [Int] {
+        switch arg {
+        case .slot(let slot): shapes[slot]
+        case .literal: []
+        }
+    }
+
+    // MARK: Growing (used by differentiation)
+
+    /// Appends `op(args)` and returns a reference to its result.
+    mutating func add(
+        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: String
+    ) throws(AutodiffError) -> Graph.Arg {
+        let attrs = try Attributes(validating: rawAttrs, op: op, node: id)
+        let plan = try op.plan(node: id, attrs: attrs, args: args.map(shape), limits: limits)
+        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferredID: id)
+        shapes.append(plan.shape)
+        plans.append(plan)
+        return .slot(slot)
+    }
+
+    /// Appends an input of `shape`; returns its slot.
+    mutating func addInput(preferredName: String, shape: [Int]) -> Int {
+        let slot = graph.appendInput(preferredName: preferredName)
+        shapes.append(shape)
+        plans.append(nil)
+        return slot
+    }
+
+    // MARK: Evaluation
+
+    /// The slots that must be computed to know `targets`, in slot (dependency) order, leaving out
+    /// those for which `known` is true.
+    func schedule(_ targets: [Int], known: (Int) -> Bool = { _ in false }) -> [Int] {
+        var needed = [Bool](repeating: false, count: graph.slotCount)
+        var stack = targets
+        while let slot = stack.popLast() {
+            guard !needed[slot], !known(slot) else { continue }
+            needed[slot] = true
+            if case .node(let node) = graph.definitions[slot] {
+                for case .slot(let arg) in node.args { stack.append(arg) }
+            }
+        }
+        return needed.indices.filter { needed[$0] }
+    }
+
+    /// Estimated bytes and operations of computing `order`, or `limitExceeded`.
+    func checkCost(_ order: [Int], repeats: Int = 1, extraBytes: Int = 0) throws(AutodiffError) {
+        var elements = 0
+        var work = 0
+        for slot in order {
+            elements = elements.addingClamped(Shape.count(shapes[slot]))
+            work = work.addingClamped(plans[slot]?.work ?? 0)
+        }
+        let (repeatedWork, overflow) = work.multipliedReportingOverflow(by: repeats)
+        guard !overflow, repeatedWork <= limits.maxWork else {
+            throw .limitExceeded(
+                "the computation needs about \(overflow ? "more than \(Int.max)" : "\(repeatedWork)") "
+                    + "floating-point operations; the limit is \(limits.maxWork)")
+        }
+        let (bytes, bytesOverflow) = elements.multipliedReportingOverflow(by: 8)
+        let total = bytes.addingClamped(extraBytes)
+        guard !bytesOverflow, total <= limits.maxBytes else {
+            throw .limitExceeded(
+                "the computation needs about \(bytesOverflow ? Int.max : total) bytes of tensors; "
+                    + "the limit is \(limits.maxBytes)")
+        }
+    }
+
+    /// Computes the slots of `order` into `values`. Values computed here that no later slot of
+    /// `order` reads and that are not in `keep` are released as soon as possible.
+    func run(
+        _ order: [Int], values: inout [Tensor?], keep: Set<Int>, deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) {
+        var lastUse: [Int: Int] = [:]
+        for (position, slot) in order.enumerated() {
+            if case .node(let node) = graph.definitions[slot] {
+                for case .slot(let arg) in node.args { lastUse[arg] = position }
+            }
+        }
+        let computedHere = Set(order)
+        for (position, slot) in order.enumerated() {
+            if let deadline, ContinuousClock.now > deadline {
+                throw .deadlineExceeded("the computation did not finish before the request deadline")
+            }
+            switch graph.definitions[slot] {
+            case .input:
+                guard values[slot] != nil else {
+                    throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
+                }
+            case .constant(let value):
+                values[slot] = value
+            case .node(let node):
+                let args = node.args.map { arg -> Tensor in
+                    switch arg {
+                    case .slot(let s): values[s] ?? Tensor(scalar: .nan)  // scheduled earlier, never nil
+                    case .literal(let x): Tensor(scalar: x)
+                    }
+                }
+                guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
+                values[slot] = node.op.evaluate(args, plan: plan, attrs: node.attrs)
+                for case .slot(let arg) in node.args
+                where lastUse[arg] == position && computedHere.contains(arg) && !keep.contains(arg) {
+                    values[arg] = nil
+                }
+            }
+        }
+    }
+}
+
+extension Int {
+    /// Saturating addition for cost estimates.
+    func addingClamped(_ other: Int) -> Int {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? Int.max : sum
+    }
+}
