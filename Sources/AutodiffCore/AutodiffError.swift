@@ -14,6 +14,8 @@ public enum AutodiffError: Error, Equatable, Sendable {
     case shapeMismatch(node: String, op: String, detail: String)
     case seedRequired(output: String, shape: [Int])
     case seedShapeMismatch(output: String, expected: [Int], got: [Int])
+    /// A JVP tangent or HVP vector whose shape is not its input's; code `seed_shape_mismatch`.
+    case directionShapeMismatch(input: String, kind: String, expected: [Int], got: [Int])
     /// An output that must have one element (the `hvp` output) has more; code `seed_required`.
     case scalarRequired(output: String, shape: [Int])
     case unconnectedInput(String)
@@ -36,7 +38,7 @@ public enum AutodiffError: Error, Equatable, Sendable {
         case .invalidAttribute: "invalid_attribute"
         case .shapeMismatch: "shape_mismatch"
         case .seedRequired, .scalarRequired: "seed_required"
-        case .seedShapeMismatch: "seed_shape_mismatch"
+        case .seedShapeMismatch, .directionShapeMismatch: "seed_shape_mismatch"
         case .unconnectedInput: "unconnected_input"
         case .limitExceeded: "limit_exceeded"
         case .deadlineExceeded: "deadline_exceeded"
@@ -52,7 +54,7 @@ public enum AutodiffError: Error, Equatable, Sendable {
         case .unknownOp(let node, _), .unknownName(let node, _), .cycle(let node),
             .arity(let node, _, _, _), .invalidAttribute(let node, _, _, _), .shapeMismatch(let node, _, _):
             node
-        case .duplicateName(let name), .unconnectedInput(let name): name
+        case .duplicateName(let name), .unconnectedInput(let name), .directionShapeMismatch(let name, _, _, _): name
         case .seedRequired(let output, _), .seedShapeMismatch(let output, _, _), .scalarRequired(let output, _):
             output
         }
@@ -82,6 +84,8 @@ public enum AutodiffError: Error, Equatable, Sendable {
         case .seedRequired(let output, let shape):
             return "output \"\(output)\" is not a scalar (shape \(shape)), so it needs a seed of that shape; "
                 + "the seed \"ones\" gives the gradient of its sum"
+        case .directionShapeMismatch(let input, let kind, let expected, let got):
+            return "\(kind) for input \"\(input)\" must have the input's shape \(expected), got \(got)"
         case .scalarRequired(let output, let shape):
             return "output \"\(output)\" must have exactly one element, got shape \(shape); reduce it first (e.g. with sum)"
         case .seedShapeMismatch(let output, let expected, let got):

@@ -80,10 +80,9 @@ extension Graph {
         let outputSlots = try outputSlots(outputs)
         let tangentInputs = try inputSlots(tangents.keys.sorted(), field: "tangents")
         for input in tangentInputs where tangents[input.name]?.shape != program.shapes[input.slot] {
-            throw .shapeMismatch(
-                node: input.name, op: "tangent",
-                detail: "must have the input's shape \(program.shapes[input.slot]), "
-                    + "got \(tangents[input.name]?.shape ?? [])")
+            throw .directionShapeMismatch(
+                input: input.name, kind: "tangent", expected: program.shapes[input.slot],
+                got: tangents[input.name]?.shape ?? [])
         }
 
         var builder = GraphBuilder(program)
@@ -145,10 +144,9 @@ extension Graph {
         let wrt = try inputSlots(wrt)
         let vectorInputs = try inputSlots(vectors.keys.sorted(), field: "vectors")
         for input in vectorInputs where vectors[input.name]?.shape != program.shapes[input.slot] {
-            throw .shapeMismatch(
-                node: input.name, op: "vector",
-                detail: "must have the input's shape \(program.shapes[input.slot]), "
-                    + "got \(vectors[input.name]?.shape ?? [])")
+            throw .directionShapeMismatch(
+                input: input.name, kind: "vector", expected: program.shapes[input.slot],
+                got: vectors[input.name]?.shape ?? [])
         }
 
         var builder = GraphBuilder(program)

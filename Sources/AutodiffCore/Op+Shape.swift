@@ -199,18 +199,21 @@ extension Op {
             }
             if let wildcard {
                 guard known > 0, inputCount % known == 0 else {
-                    throw shapeError("cannot infer -1 in \(requested) for \(inputCount) elements (shape \(input))")
+                    throw attributeError("shape", "\(requested) cannot hold the \(inputCount) elements of shape \(input)")
                 }
                 shape[wildcard] = inputCount / known
             }
             guard Shape.count(shape) == inputCount else {
-                throw shapeError("cannot reshape \(input) (\(inputCount) elements) to \(requested)")
+                throw attributeError("shape", "\(requested) cannot hold the \(inputCount) elements of shape \(input)")
             }
             return Plan(shape: shape, layout: .copy, work: 0)
 
         case .squeeze:
             let axes = try attrs.ints("axes").map { (axes) throws(AutodiffError) in
                 try normalizedAxes("axes", axes, rank: input.count)
+            }
+            for axis in axes ?? [] where input[axis] != 1 {
+                throw attributeError("axes", "names axis \(axis) of size \(input[axis]) in shape \(input); only size-1 axes can be squeezed")
             }
             let shape = input.enumerated().filter { axis, dim in
                 dim != 1 || !(axes?.contains(axis) ?? true)
