@@ -38,20 +38,28 @@ public struct Tensor: Sendable, Equatable {
 /// Shape arithmetic. Every product that comes from client input is overflow-checked.
 public enum Shape {
     /// The element count of `shape`, or `nil` for a negative dimension or an overflowing product.
+    ///
+    /// The product of the non-zero dimensions must fit too, so that strides and partial products
+    /// of a valid shape never overflow, even when another dimension is 0 (`[0, 2⁴⁰, 2⁴⁰]`).
     public static func elementCount(_ shape: [Int]) -> Int? {
-        var total = 1
+        var nonZero = 1
+        var hasZero = false
         for dim in shape {
             guard dim >= 0 else { return nil }
-            let (product, overflow) = total.multipliedReportingOverflow(by: dim)
+            if dim == 0 {
+                hasZero = true
+                continue
+            }
+            let (product, overflow) = nonZero.multipliedReportingOverflow(by: dim)
             guard !overflow else { return nil }
-            total = product
+            nonZero = product
         }
-        return total
+        return hasZero ? 0 : nonZero
     }
 
     /// The element count of a shape already known to be valid.
     static func count(_ shape: [Int]) -> Int {
-        shape.reduce(1, *)
+        shape.contains(0) ? 0 : shape.reduce(1, *)
     }
 
     /// Row-major strides.
