@@ -1,1 +1,95 @@
-print("placeholder")
+import ArgumentParser
+import AutodiffService
+import Foundation
+import Logging
+
+/// `autodiffd`: exact derivatives of tensor graphs over HTTP. Flags override environment variables,
+/// which override defaults; `ServiceConfiguration` documents each one.
+struct AutodiffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "autodiffd",
+        abstract: "Serve exact derivatives of tensor graphs over HTTP (see docs/API.md).")
+
+    @Option(help: "Address to bind. (env AUTODIFFD_HOST; default 0.0.0.0)")
+    var host: String?
+    @Option(help: "Port to bind, 0 for any free port. (env PORT or AUTODIFFD_PORT; default 8080)")
+    var port: Int?
+    @Option(help: "Worker threads for computation. (env AUTODIFFD_WORKERS; default: number of cores)")
+    var workers: Int?
+    @Option(help: "Requests that may wait for a worker before 503 overloaded. (env AUTODIFFD_QUEUE_DEPTH; default 64)")
+    var queueDepth: Int?
+    @Option(help: "Largest request body in bytes. (env AUTODIFFD_MAX_BODY_BYTES; default 67108864)")
+    var maxBodyBytes: Int?
+    @Option(help: "Most nodes in a graph. (env AUTODIFFD_MAX_NODES; default 10000)")
+    var maxNodes: Int?
+    @Option(help: "Most elements in any one tensor. (env AUTODIFFD_MAX_ELEMENTS; default 16777216)")
+    var maxElements: Int?
+    @Option(help: "Most estimated bytes of tensors in one call. (env AUTODIFFD_MAX_BYTES; default 1073741824)")
+    var maxBytes: Int?
+    @Option(help: "Most estimated floating-point operations in one call. (env AUTODIFFD_MAX_WORK; default 2e10)")
+    var maxWork: Int?
+    @Option(help: "Seconds one call may take, queueing included. (env AUTODIFFD_REQUEST_TIMEOUT; default 30)")
+    var requestTimeout: String?
+    @Option(help: "Registered graphs kept per process. (env AUTODIFFD_GRAPH_CACHE_SIZE; default 256)")
+    var graphCacheSize: Int?
+    @Option(help: "Retry-After seconds sent with 503 overloaded. (env AUTODIFFD_RETRY_AFTER; default 1)")
+    var retryAfter: Int?
+    @Option(help: "An accepted API key; repeat for several. (env AUTODIFFD_API_KEYS, comma-separated; default none)")
+    var apiKey: [String] = []
+    @Option(help: "trace, debug, info, notice, warning, error or critical. (env AUTODIFFD_LOG_LEVEL; default info)")
+    var logLevel: String?
+
+    func run() async throws {
+        let configuration = try resolve()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = configuration.logLevel
+            return handler
+        }
+        let logger = Logger(label: "autodiffd")
+        try await runServer(configuration: configuration, logger: logger)
+    }
+
+    /// Defaults, then the environment, then these flags.
+    private func resolve() throws -> ServiceConfiguration {
+        var configuration = try ServiceConfiguration(environment: ProcessInfo.processInfo.environment)
+        func check<T>(_ value: T?, _ flag: String, _ valid: (T) -> Bool) throws -> T? {
+            guard let value else { return nil }
+            guard valid(value) else { throw ValidationError("invalid value \(value) for --\(flag)") }
+            return value
+        }
+        if let host { configuration.host = host }
+        if let port = try check(port, "port", { (0...65535).contains($0) }) { configuration.port = port }
+        if let value = try check(workers, "workers", { $0 > 0 }) { configuration.workers = value }
+        if let value = try check(queueDepth, "queue-depth", { $0 >= 0 }) { configuration.queueDepth = value }
+        if let value = try check(maxBodyBytes, "max-body-bytes", { $0 > 0 }) { configuration.maxBodyBytes = value }
+        if let value = try check(maxNodes, "max-nodes", { $0 > 0 }) { configuration.limits.maxNodes = value }
+        if let value = try check(maxElements, "max-elements", { $0 > 0 }) { configuration.limits.maxElements = value }
+        if let value = try check(maxBytes, "max-bytes", { $0 > 0 }) { configuration.limits.maxBytes = value }
+        if let value = try check(maxWork, "max-work", { $0 > 0 }) { configuration.limits.maxWork = value }
+        if let text = requestTimeout {
+            guard let timeout = ServiceConfiguration.seconds(text) else {
+                throw ValidationError("invalid value \(text) for --request-timeout: give seconds, e.g. 30 or 0.5")
+            }
+            configuration.requestTimeout = timeout
+        }
+        if let value = try check(graphCacheSize, "graph-cache-size", { $0 > 0 }) { configuration.graphCacheSize = value }
+        if let value = try check(retryAfter, "retry-after", { $0 >= 0 }) { configuration.retryAfterSeconds = value }
+        if !apiKey.isEmpty { configuration.apiKeys = apiKey }
+        if let text = logLevel {
+            guard let level = Logger.Level(rawValue: text) else {
+                throw ValidationError("invalid value \(text) for --log-level")
+            }
+            configuration.logLevel = level
+        }
+        return configuration
+    }
+}
+
+// Top-level code cannot use `@main`, and `main()` here would pick the synchronous overload.
+do {
+    let command = try AutodiffCommand.parse()
+    try await command.run()
+} catch {
+    AutodiffCommand.exit(withError: error)
+}

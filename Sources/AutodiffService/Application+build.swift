@@ -1,0 +1,74 @@
+import AutodiffCore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The HTTP application: routes, middleware and the shared state behind them.
+///
+/// The executable and the tests both call this, so what is tested is what runs.
+/// `readiness` is flipped by `ReadinessService` on graceful shutdown (or by a test).
+public func buildApplication(
+    configuration: ServiceConfiguration, logger: Logger, readiness: Readiness = Readiness()
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, readiness: readiness)
+    let port = configuration.port
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: port), serverName: "autodiffd"),
+        onServerRunning: { channel in
+            logger.info(
+                "server started",
+                metadata: [
+                    "host": "\(configuration.host)", "port": "\(channel.localAddress?.port ?? port)",
+                    "workers": "\(configuration.workers)",
+                ])
+        },
+        logger: logger)
+}
+
+/// Runs the application until SIGTERM or SIGINT, then drains: `/readyz` turns 503, the listener
+/// closes, in-flight requests finish, and the call returns.
+public func runServer(configuration: ServiceConfiguration, logger: Logger) async throws {
+    let readiness = Readiness()
+    let app = buildApplication(configuration: configuration, logger: logger, readiness: readiness)
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [app, ReadinessService(readiness: readiness, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+    try await group.run()
+    logger.info("server stopped")
+}
+
+/// The routes of the wire contract.
+func buildRouter(configuration: ServiceConfiguration, readiness: Readiness) -> Router<BasicRequestContext> {
+    let api = AutodiffAPI(configuration: configuration, readiness: readiness)
+    var routes = Routes()
+    for (method, path) in [
+        (HTTPRequest.Method.get, "/healthz"), (.get, "/readyz"), (.get, "/v1/ops"),
+        (.post, "/v1/forward"), (.post, "/v1/backward"), (.post, "/v1/jacobian"), (.post, "/v1/jvp"),
+        (.post, "/v1/hvp"), (.post, "/v1/graphs"), (.get, "/v1/graphs/:id"),
+    ] {
+        routes.add(method, path)
+    }
+
+    let router = Router()
+    router.add(middleware: ErrorMiddleware(routes: routes, maxBodyBytes: configuration.maxBodyBytes))
+    if !configuration.apiKeys.isEmpty {
+        router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
+    }
+
+    router.get("/healthz") { _, _ in api.health() }
+    router.get("/readyz") { _, _ in try api.ready() }
+    router.get("/v1/ops") { _, _ in api.ops() }
+    router.post("/v1/forward") { request, _ in try await api.compute(ForwardComputation.self, request) }
+    router.post("/v1/backward") { request, _ in try await api.compute(BackwardComputation.self, request) }
+    router.post("/v1/jacobian") { request, _ in try await api.compute(JacobianComputation.self, request) }
+    router.post("/v1/jvp") { request, _ in try await api.compute(JVPComputation.self, request) }
+    router.post("/v1/hvp") { request, _ in try await api.compute(HVPComputation.self, request) }
+    router.post("/v1/graphs") { request, _ in try await api.register(request) }
+    router.get("/v1/graphs/:id") { _, context in
+        try await api.registeredGraph(context.parameters.require("id"))
+    }
+    return router
+}

@@ -1,0 +1,103 @@
+import AutodiffCore
+import Foundation
+import Logging
+
+/// Everything an `autodiffd` process can be told. Every field is a flag and an environment
+/// variable; a flag wins over the environment, which wins over the default.
+///
+/// | flag | environment | type | default |
+/// |---|---|---|---|
+/// | `--host` | `AUTODIFFD_HOST` | string | `0.0.0.0` |
+/// | `--port` | `PORT`, `AUTODIFFD_PORT` | int (0: any free port) | `8080` |
+/// | `--workers` | `AUTODIFFD_WORKERS` | int | number of cores |
+/// | `--queue-depth` | `AUTODIFFD_QUEUE_DEPTH` | int | `64` |
+/// | `--max-body-bytes` | `AUTODIFFD_MAX_BODY_BYTES` | int | `67108864` (64 MiB) |
+/// | `--max-nodes` | `AUTODIFFD_MAX_NODES` | int | `10000` |
+/// | `--max-elements` | `AUTODIFFD_MAX_ELEMENTS` | int, per tensor | `16777216` |
+/// | `--max-bytes` | `AUTODIFFD_MAX_BYTES` | int, per call | `1073741824` (1 GiB) |
+/// | `--max-work` | `AUTODIFFD_MAX_WORK` | int, flops per call | `20000000000` |
+/// | `--request-timeout` | `AUTODIFFD_REQUEST_TIMEOUT` | seconds | `30` |
+/// | `--graph-cache-size` | `AUTODIFFD_GRAPH_CACHE_SIZE` | int, graphs | `256` |
+/// | `--retry-after` | `AUTODIFFD_RETRY_AFTER` | seconds, sent with 503 overloaded | `1` |
+/// | `--api-key` (repeatable) | `AUTODIFFD_API_KEYS` (comma-separated) | strings | none: no authentication |
+/// | `--log-level` | `AUTODIFFD_LOG_LEVEL` | trace…critical | `info` |
+public struct ServiceConfiguration: Sendable, Equatable {
+    public var host = "0.0.0.0"
+    public var port = 8080
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    public var queueDepth = 64
+    public var maxBodyBytes = 64 << 20
+    /// Graph, tensor and work limits handed to the core for every call.
+    public var limits = Limits()
+    /// Wall-clock budget of one call, queueing included; past it the call answers `504 deadline_exceeded`.
+    public var requestTimeout: Duration = .seconds(30)
+    public var graphCacheSize = 256
+    public var retryAfterSeconds = 1
+    /// When non-empty, `/v1/*` requests need one of these keys.
+    public var apiKeys: [String] = []
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// Defaults overridden by the environment variables in the table above.
+    public init(environment: [String: String]) throws(ConfigurationError) {
+        func read<T>(_ name: String, _ parse: (String) -> T?) throws(ConfigurationError) -> T? {
+            guard let text = environment[name], !text.isEmpty else { return nil }
+            guard let value = parse(text) else { throw ConfigurationError(setting: name, value: text) }
+            return value
+        }
+        if let value = try read("AUTODIFFD_HOST", { $0 }) { host = value }
+        if let value = try read("PORT", Self.port) { port = value }
+        if let value = try read("AUTODIFFD_PORT", Self.port) { port = value }
+        if let value = try read("AUTODIFFD_WORKERS", Self.positive) { workers = value }
+        if let value = try read("AUTODIFFD_QUEUE_DEPTH", Self.nonNegative) { queueDepth = value }
+        if let value = try read("AUTODIFFD_MAX_BODY_BYTES", Self.positive) { maxBodyBytes = value }
+        if let value = try read("AUTODIFFD_MAX_NODES", Self.positive) { limits.maxNodes = value }
+        if let value = try read("AUTODIFFD_MAX_ELEMENTS", Self.positive) { limits.maxElements = value }
+        if let value = try read("AUTODIFFD_MAX_BYTES", Self.positive) { limits.maxBytes = value }
+        if let value = try read("AUTODIFFD_MAX_WORK", Self.positive) { limits.maxWork = value }
+        if let value = try read("AUTODIFFD_REQUEST_TIMEOUT", Self.seconds) { requestTimeout = value }
+        if let value = try read("AUTODIFFD_GRAPH_CACHE_SIZE", Self.positive) { graphCacheSize = value }
+        if let value = try read("AUTODIFFD_RETRY_AFTER", Self.nonNegative) { retryAfterSeconds = value }
+        if let value = try read("AUTODIFFD_API_KEYS", Self.keys) { apiKeys = value }
+        if let value = try read("AUTODIFFD_LOG_LEVEL", Logger.Level.init(rawValue:)) { logLevel = value }
+    }
+
+    // MARK: Parsers shared with the command line
+
+    public static func port(_ text: String) -> Int? {
+        Int(text).flatMap { (0...65535).contains($0) ? $0 : nil }
+    }
+
+    public static func positive(_ text: String) -> Int? {
+        Int(text).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    public static func nonNegative(_ text: String) -> Int? {
+        Int(text).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// A positive number of seconds, fractions allowed.
+    public static func seconds(_ text: String) -> Duration? {
+        guard let value = Double(text), value > 0, value <= 86_400 else { return nil }
+        return .milliseconds(Int64((value * 1000).rounded(.up)))
+    }
+
+    public static func keys(_ text: String) -> [String]? {
+        let keys = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return keys.isEmpty ? nil : keys
+    }
+}
+
+/// An environment variable or flag whose value cannot be used.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var setting: String
+    public var value: String
+
+    public init(setting: String, value: String) {
+        self.setting = setting
+        self.value = value
+    }
+
+    public var description: String { "invalid value \"\(value)\" for \(setting)" }
+}

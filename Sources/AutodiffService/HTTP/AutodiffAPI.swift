@@ -1,0 +1,149 @@
+import AutodiffCore
+import Hummingbird
+import Logging
+
+/// The request handlers. Each compute call goes: collect the body (bounded) → parse and validate on a
+/// worker → look up a registered graph (actor) → run the core on a worker → write the JSON.
+struct AutodiffAPI: Sendable {
+    let configuration: ServiceConfiguration
+    let pool: WorkerPool
+    let graphs: GraphCache
+    let readiness: Readiness
+    /// `GET /v1/ops`, built once from the op table.
+    let opsCatalog: [UInt8]
+
+    init(configuration: ServiceConfiguration, readiness: Readiness) {
+        self.configuration = configuration
+        self.pool = WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth)
+        self.graphs = GraphCache(capacity: configuration.graphCacheSize)
+        self.readiness = readiness
+        self.opsCatalog = (try? OpsCatalog.document.serialized()) ?? []
+    }
+
+    // MARK: Compute endpoints
+
+    /// `POST /v1/forward`, `/v1/backward`, `/v1/jacobian`, `/v1/jvp`, `/v1/hvp`.
+    func compute<C: Computation>(_ computation: C.Type, _ request: Request) async throws -> Response {
+        guard readiness.isAccepting else { throw APIError.shuttingDown }
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        let body = try await collect(request)
+        let limits = configuration.limits
+        let (call, parsed) = try await work(deadline: deadline) {
+            let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
+            return (call, try C(request: object, call: call, limits: limits))
+        }
+        let graph: Graph
+        switch call.graph {
+        case .inline(let inline): graph = inline
+        case .registered(let id):
+            guard let registered = await graphs.graph(id) else { throw APIError.graphNotFound(id) }
+            graph = registered.graph
+        }
+        let bytes = try await work(deadline: deadline) {
+            try parsed.run(on: graph, call: call, limits: limits, deadline: deadline).serialized()
+        }
+        return Self.json(bytes)
+    }
+
+    // MARK: Registered graphs
+
+    /// `POST /v1/graphs {"graph": {…}}` → 201 `{"graph_id", "inputs", "nodes"}`.
+    func register(_ request: Request) async throws -> Response {
+        guard readiness.isAccepting else { throw APIError.shuttingDown }
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        let body = try await collect(request)
+        let limits = configuration.limits
+        let registered = try await work(deadline: deadline) {
+            let request = try WireObject(try Self.parse(body), what: "request")
+            guard let graphValue = request["graph"] else {
+                throw AutodiffError.invalidRequest("request needs \"graph\": the graph to register")
+            }
+            let graph = try Graph(WireGraph.decode(graphValue, limits: limits), limits: limits)
+            let spec = graph.spec
+            let canonical = try WireGraph.encode(spec).serialized()
+            return RegisteredGraph(
+                id: WireGraph.id(ofCanonical: canonical), graph: graph, canonicalJSON: canonical,
+                nodeCount: spec.nodes.count)
+        }
+        await graphs.insert(registered)
+        let body201: JSONOutput = .object([
+            ("graph_id", .string(registered.id)),
+            ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
+            ("nodes", .integer(registered.nodeCount)),
+        ])
+        return Self.json(try body201.serialized(), status: .created)
+    }
+
+    /// `GET /v1/graphs/{id}` → the graph in its canonical form.
+    func registeredGraph(_ id: String) async throws -> Response {
+        guard let registered = await graphs.graph(id) else { throw APIError.graphNotFound(id) }
+        return Self.json(registered.canonicalJSON)
+    }
+
+    // MARK: Catalogue and probes
+
+    func ops() -> Response {
+        Self.json(opsCatalog)
+    }
+
+    func health() -> Response {
+        Self.json(Array(#"{"status":"ok"}"#.utf8))
+    }
+
+    func ready() throws -> Response {
+        guard readiness.isAccepting else { throw APIError.shuttingDown }
+        return Self.json(Array(#"{"status":"ready"}"#.utf8))
+    }
+
+    // MARK: Plumbing
+
+    /// The body, refused with `413 payload_too_large` past `maxBodyBytes`.
+    private func collect(_ request: Request) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError.payloadTooLarge(limit: limit)
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError.payloadTooLarge(limit: limit)
+        }
+    }
+
+    /// Runs `body` on the pool; a full pool is `503 overloaded`, a job that waited past its deadline `504`.
+    private func work<T: Sendable>(
+        deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        do {
+            return try await pool.run {
+                guard ContinuousClock.now < deadline else {
+                    throw AutodiffError.deadlineExceeded(
+                        "the request waited for a worker past its deadline (--request-timeout)")
+                }
+                return try body()
+            }
+        } catch is WorkerPool.Full {
+            throw APIError.overloaded(retryAfterSeconds: configuration.retryAfterSeconds)
+        }
+    }
+
+    static func parse(_ body: [UInt8]) throws -> JSONValue {
+        do {
+            return try JSONParser.parse(body)
+        } catch .malformed(let reason, let offset) {
+            throw APIError.invalidJSON("\(reason) at byte \(offset)")
+        } catch .tooDeep {
+            throw APIError.invalidJSON("arrays and objects nest deeper than \(JSONParser.maxDepth) levels")
+        } catch .numberOutOfRange(let text) {
+            throw AutodiffError.invalidRequest(
+                "the number \(text) is outside the float64 range; write \"Infinity\" or \"-Infinity\" for infinities")
+        }
+    }
+
+    static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

@@ -1,0 +1,70 @@
+import AutodiffCore
+import Hummingbird
+import Logging
+
+/// Turns every error into the contract's `{"error": {…}}` body: the only place that does.
+/// Also logs each request, and every `500` with its underlying error.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let routes: Routes
+    let maxBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let started = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let apiError = map(error, request: request)
+            if apiError.status == .internalServerError {
+                context.logger.error(
+                    "request failed unexpectedly",
+                    metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+            }
+            response = apiError.response()
+        }
+        context.logger.debug(
+            "request finished",
+            metadata: [
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
+                "status": "\(response.status.code)", "duration": "\(ContinuousClock.now - started)",
+            ])
+        return response
+    }
+
+    private func map(_ error: any Error, request: Request) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as AutodiffError:
+            return APIError(error)
+        case let error as any HTTPResponseError where error.status == .notFound:
+            let methods = routes.methods(at: request.uri.path)
+            if methods.isEmpty { return .notFound(request.uri.path) }
+            return .methodNotAllowed(request.method, path: request.uri.path, allowed: methods)
+        case let error as any HTTPResponseError where error.status == .contentTooLarge:
+            return .payloadTooLarge(limit: maxBodyBytes)
+        default:
+            return .internal("unexpected \(type(of: error))")
+        }
+    }
+}
+
+/// When API keys are configured, `/v1/*` needs `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+/// Probes (`/healthz`, `/readyz`) stay open.
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let keys: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        guard request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
+        let bearer = request.headers[.authorization].flatMap { header -> String? in
+            header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)) : nil
+        }
+        let presented = bearer ?? request.headers.first { $0.name.canonicalName == "x-api-key" }?.value
+        guard let presented, keys.contains(presented) else { throw APIError.unauthorized }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,253 @@
+/// A strict RFC 8259 parser over raw bytes.
+///
+/// Nesting is bounded (`maxDepth`) so hostile input such as 100 000 `[` cannot exhaust the stack;
+/// numbers that overflow float64 (`1e400`) are refused rather than silently becoming infinity.
+struct JSONParser {
+    /// The deepest nesting of arrays and objects a request may use.
+    static let maxDepth = 256
+
+    /// Why a body is not acceptable JSON.
+    enum Failure: Error, Equatable {
+        /// The bytes are not JSON; `offset` is where parsing stopped.
+        case malformed(String, offset: Int)
+        /// Arrays and objects nest deeper than `maxDepth`.
+        case tooDeep
+        /// A number literal outside the float64 range; the text is shortened for messages.
+        case numberOutOfRange(String)
+    }
+
+    private let bytes: [UInt8]
+    private var index = 0
+    private var depth = 0
+
+    private init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// Parses a complete document; trailing non-whitespace is an error.
+    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes)
+        parser.skipWhitespace()
+        let value = try parser.parseValue()
+        parser.skipWhitespace()
+        guard parser.index == parser.bytes.count else { throw parser.malformed("unexpected data after the document") }
+        return value
+    }
+
+    // MARK: Values
+
+    private mutating func parseValue() throws(Failure) -> JSONValue {
+        guard index < bytes.count else { throw malformed("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try parseNumber())
+        default: throw malformed("unexpected character")
+        }
+    }
+
+    private mutating func enterContainer() throws(Failure) {
+        depth += 1
+        guard depth <= Self.maxDepth else {
+            throw .tooDeep
+        }
+        index += 1
+        skipWhitespace()
+    }
+
+    private mutating func parseArray() throws(Failure) -> JSONValue {
+        try enterContainer()
+        defer { depth -= 1 }
+        var numbers: [Double] = []
+        var items: [JSONValue]?
+        if try consume(UInt8(ascii: "]")) { return .numbers([]) }
+        while true {
+            let value = try parseValue()
+            if items == nil, case .number(let x) = value {
+                numbers.append(x)
+            } else {
+                if items == nil { items = numbers.map(JSONValue.number) }
+                items?.append(value)
+            }
+            skipWhitespace()
+            if try consume(UInt8(ascii: "]")) { break }
+            guard try consume(UInt8(ascii: ",")) else { throw malformed("expected ',' or ']' in an array") }
+            skipWhitespace()
+        }
+        if let items { return .array(items) }
+        return .numbers(numbers)
+    }
+
+    private mutating func parseObject() throws(Failure) -> JSONValue {
+        try enterContainer()
+        defer { depth -= 1 }
+        var fields: [String: JSONValue] = [:]
+        if try consume(UInt8(ascii: "}")) { return .object(fields) }
+        while true {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw malformed("expected a string key in an object")
+            }
+            let key = try parseString()
+            skipWhitespace()
+            guard try consume(UInt8(ascii: ":")) else { throw malformed("expected ':' after an object key") }
+            skipWhitespace()
+            fields[key] = try parseValue()
+            skipWhitespace()
+            if try consume(UInt8(ascii: "}")) { break }
+            guard try consume(UInt8(ascii: ",")) else { throw malformed("expected ',' or '}' in an object") }
+            skipWhitespace()
+        }
+        return .object(fields)
+    }
+
+    // MARK: Scalars
+
+    private mutating func parseNumber() throws(Failure) -> Double {
+        let start = index
+        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            skipDigits()
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
+            skipDigits()
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
+            guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
+            skipDigits()
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        guard let value = Double(text), value.isFinite else {
+            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+            throw .numberOutOfRange(shown)
+        }
+        return value
+    }
+
+    private mutating func parseString() throws(Failure) -> String {
+        index += 1  // opening quote
+        var scalars: [UInt8] = []
+        var start = index
+        while true {
+            guard index < bytes.count else { throw malformed("unterminated string") }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                scalars.append(contentsOf: bytes[start..<index])
+                index += 1
+                break
+            }
+            guard byte >= 0x20 else { throw malformed("unescaped control character in a string") }
+            if byte == UInt8(ascii: "\\") {
+                scalars.append(contentsOf: bytes[start..<index])
+                try appendEscape(to: &scalars)
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        guard let string = String(validating: scalars, as: UTF8.self) else {
+            throw malformed("a string is not valid UTF-8")
+        }
+        return string
+    }
+
+    /// Decodes the escape sequence at `index` (a backslash) into UTF-8.
+    private mutating func appendEscape(to output: inout [UInt8]) throws(Failure) {
+        index += 1
+        guard index < bytes.count else { throw malformed("unterminated escape sequence") }
+        let escaped = bytes[index]
+        index += 1
+        switch escaped {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): output.append(escaped)
+        case UInt8(ascii: "b"): output.append(0x08)
+        case UInt8(ascii: "f"): output.append(0x0C)
+        case UInt8(ascii: "n"): output.append(0x0A)
+        case UInt8(ascii: "r"): output.append(0x0D)
+        case UInt8(ascii: "t"): output.append(0x09)
+        case UInt8(ascii: "u"):
+            var code = try parseHex4()
+            if (0xD800..<0xDC00).contains(code) {
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                else { throw malformed("unpaired UTF-16 surrogate") }
+                index += 2
+                let low = try parseHex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw malformed("unpaired UTF-16 surrogate") }
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let scalar = Unicode.Scalar(code) else { throw malformed("unpaired UTF-16 surrogate") }
+            output.append(contentsOf: Array(String(Character(scalar)).utf8))
+        default:
+            throw malformed("invalid escape sequence")
+        }
+    }
+
+    private mutating func parseHex4() throws(Failure) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw malformed("truncated \\u escape") }
+        var code: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw malformed("invalid \\u escape")
+            }
+            code = code << 4 | UInt32(digit)
+            index += 1
+        }
+        return code
+    }
+
+    // MARK: Helpers
+
+    private mutating func expectLiteral(_ literal: StaticString) throws(Failure) {
+        let count = literal.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw malformed("unexpected end of input") }
+        let matches = literal.withUTF8Buffer { expected in
+            (0..<count).allSatisfy { bytes[index + $0] == expected[$0] }
+        }
+        guard matches else { throw malformed("unexpected character") }
+        index += count
+    }
+
+    private mutating func consume(_ byte: UInt8) throws(Failure) -> Bool {
+        guard index < bytes.count else { throw malformed("unexpected end of input") }
+        guard bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
+    private mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
+    }
+
+    private mutating func skipDigits() {
+        while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+
+    private func malformed(_ reason: String) -> Failure {
+        .malformed(reason, offset: index)
+    }
+}
