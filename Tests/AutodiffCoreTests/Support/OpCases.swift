@@ -263,6 +263,7 @@ enum OpCases {
                 ([6], [-100], [3], nil, nil), ([7], [0], [7], nil, [2]), ([7], [1], [-1], nil, [3]),
                 ([3, 5], [1], [4], [1], nil), ([3, 5], [1], [4], [-1], nil), ([3, 5], [0, 1], [3, 5], [0, 1], [2, 2]),
                 ([2, 3, 4], [1, 0], [2, 100], [0, 2], nil), ([5], [3], [1], nil, nil), ([4, 5], [1, 1], [3, 4], nil, nil),
+                ([6], [1], [Int.max], nil, nil), ([6], [Int.min], [-2], nil, [2]),  // ONNX "to the end" sentinels
             ].map { (shape: [Int], starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) in
                 var attrs: [String: AttributeValue] = ["starts": .ints(starts), "ends": .ints(ends)]
                 if let axes { attrs["axes"] = .ints(axes) }
