@@ -78,27 +78,15 @@ extension Graph {
     ) throws(AutodiffError) -> JVPResult {
         let (program, table) = try bind(values, limits: limits)
         let outputSlots = try outputSlots(outputs)
-        let tangentInputs = try inputSlots(tangents.keys.sorted(), field: "tangents")
-        for input in tangentInputs where tangents[input.name]?.shape != program.shapes[input.slot] {
-            throw .directionShapeMismatch(
-                input: input.name, kind: "tangent", expected: program.shapes[input.slot],
-                got: tangents[input.name]?.shape ?? [])
-        }
+        let tangentInputs = try directionInputs(tangents, kind: "tangent", program: program)
 
         var builder = GraphBuilder(program)
         let seedSlots = outputSlots.map { builder.addInput(preferredName: "seed:\(name(of: $0))", shape: program.shapes[$0]) }
         let gradients = try builder.gradients(
             of: zip(outputSlots, seedSlots).map { ($0, .slot($1)) }, wrt: tangentInputs.map(\.slot))
         var feed = table
-        var inner: Graph.Arg?
-        for (input, gradient) in zip(tangentInputs, gradients) {
-            guard let gradient else { continue }
-            let tangentSlot = builder.addInput(preferredName: "tangent:\(input.name)", shape: program.shapes[input.slot])
-            feed.append(contentsOf: [Tensor?](repeating: nil, count: tangentSlot + 1 - feed.count))
-            feed[tangentSlot] = tangents[input.name]
-            let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(tangentSlot))])
-            inner = if let sum = inner { try builder.add(sum, term) } else { term }
-        }
+        let inner = try innerProduct(
+            &builder, feed: &feed, gradients: gradients, inputs: tangentInputs, directions: tangents, kind: "tangent")
         let directional = try inner.map { (inner) throws(AutodiffError) in
             try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: seedSlots)
         } ?? seedSlots.map { _ in nil }
@@ -142,27 +130,16 @@ extension Graph {
             throw .scalarRequired(output: output, shape: outShape)
         }
         let wrt = try inputSlots(wrt)
-        let vectorInputs = try inputSlots(vectors.keys.sorted(), field: "vectors")
-        for input in vectorInputs where vectors[input.name]?.shape != program.shapes[input.slot] {
-            throw .directionShapeMismatch(
-                input: input.name, kind: "vector", expected: program.shapes[input.slot],
-                got: vectors[input.name]?.shape ?? [])
-        }
+        let vectorInputs = try directionInputs(vectors, kind: "vector", program: program)
 
         var builder = GraphBuilder(program)
         let firstWrt = wrt.map(\.slot) + vectorInputs.map(\.slot).filter { slot in !wrt.contains { $0.slot == slot } }
         let seed = try builder.fit(.literal(1), to: outShape)
         let gradients = try builder.gradients(of: [(outputSlot, seed)], wrt: firstWrt)
         var feed = table
-        var inner: Graph.Arg?
-        for input in vectorInputs {
-            guard let index = firstWrt.firstIndex(of: input.slot), let gradient = gradients[index] else { continue }
-            let vectorSlot = builder.addInput(preferredName: "vector:\(input.name)", shape: program.shapes[input.slot])
-            feed.append(contentsOf: [Tensor?](repeating: nil, count: vectorSlot + 1 - feed.count))
-            feed[vectorSlot] = vectors[input.name]
-            let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(vectorSlot))])
-            inner = if let sum = inner { try builder.add(sum, term) } else { term }
-        }
+        let vectorGradients = vectorInputs.map { input in firstWrt.firstIndex(of: input.slot).flatMap { gradients[$0] } }
+        let inner = try innerProduct(
+            &builder, feed: &feed, gradients: vectorGradients, inputs: vectorInputs, directions: vectors, kind: "vector")
         let second = try inner.map { (inner) throws(AutodiffError) in
             try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: wrt.map(\.slot))
         } ?? wrt.map { _ in nil }
@@ -189,6 +166,38 @@ extension Graph {
             hvpValues[input.name] = result.fixed[2 + 2 * index]
         }
         return HVPResult(output: result.fixed[0], gradients: gradientValues, hvp: hvpValues)
+    }
+
+    /// The inputs that `directions` (JVP tangents or HVP vectors) name, each checked to have its
+    /// input's shape.
+    private func directionInputs(
+        _ directions: [String: Tensor], kind: String, program: Program
+    ) throws(AutodiffError) -> [(name: String, slot: Int)] {
+        let inputs = try inputSlots(directions.keys.sorted(), field: kind + "s")
+        for input in inputs where directions[input.name]?.shape != program.shapes[input.slot] {
+            throw .directionShapeMismatch(
+                input: input.name, kind: kind, expected: program.shapes[input.slot],
+                got: directions[input.name]?.shape ?? [])
+        }
+        return inputs
+    }
+
+    /// Adds `Σᵢ sum(gradientᵢ · directionᵢ)`, each direction a new input `<kind>:<input>` whose value
+    /// goes into `feed`. `nil` when no gradient is connected.
+    private func innerProduct(
+        _ builder: inout GraphBuilder, feed: inout [Tensor?], gradients: [Graph.Arg?],
+        inputs: [(name: String, slot: Int)], directions: [String: Tensor], kind: String
+    ) throws(AutodiffError) -> Graph.Arg? {
+        var inner: Graph.Arg?
+        for (input, gradient) in zip(inputs, gradients) {
+            guard let gradient else { continue }
+            let slot = builder.addInput(preferredName: "\(kind):\(input.name)", shape: builder.program.shapes[input.slot])
+            feed.append(contentsOf: [Tensor?](repeating: nil, count: slot + 1 - feed.count))
+            feed[slot] = directions[input.name]
+            let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(slot))])
+            inner = if let sum = inner { try builder.add(sum, term) } else { term }
+        }
+        return inner
     }
 
     private func nodeSlot(_ arg: Graph.Arg) throws(AutodiffError) -> Int {
