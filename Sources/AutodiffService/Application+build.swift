@@ -40,9 +40,13 @@ public func runServer(configuration: ServiceConfiguration, logger: Logger) async
     logger.info("server stopped")
 }
 
-/// The routes of the wire contract.
-func buildRouter(configuration: ServiceConfiguration, readiness: Readiness) -> Router<BasicRequestContext> {
-    let api = AutodiffAPI(configuration: configuration, readiness: readiness)
+/// The routes of the wire contract. Tests may pass their own `pool` to hold its workers.
+func buildRouter(
+    configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool? = nil
+) -> Router<BasicRequestContext> {
+    let api = AutodiffAPI(
+        configuration: configuration, readiness: readiness,
+        pool: pool ?? WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth))
     var routes = Routes()
     for (method, path) in [
         (HTTPRequest.Method.get, "/healthz"), (.get, "/readyz"), (.get, "/v1/ops"),

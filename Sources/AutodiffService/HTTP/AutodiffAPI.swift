@@ -12,9 +12,9 @@ struct AutodiffAPI: Sendable {
     /// `GET /v1/ops`, built once from the op table.
     let opsCatalog: [UInt8]
 
-    init(configuration: ServiceConfiguration, readiness: Readiness) {
+    init(configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool) {
         self.configuration = configuration
-        self.pool = WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth)
+        self.pool = pool
         self.graphs = GraphCache(capacity: configuration.graphCacheSize)
         self.readiness = readiness
         self.opsCatalog = (try? OpsCatalog.document.serialized()) ?? []
