@@ -132,5 +132,13 @@ struct BackwardTests {
         expectEqual(r.outputs["y"], scalar(0))
         expectEqual(r.gradients["x"], try tensor([0, 3], []))
         expectEqual(r.gradients["w"], try filled(0, [3, 2]))
+        // Broadcasting with a 0-size dimension: [0,3] + [3] → [0,3]; [2,0] * [2,1] → [2,0].
+        let add = try single(.add, arity: 2)
+        let grads = try add.gradients(["x0": try tensor([0, 3], []), "x1": try vector([1, 2, 3])])
+        expectEqual(grads["x0"], try tensor([0, 3], []))
+        expectEqual(grads["x1"], try vector([0, 0, 0]))
+        let mul = try single(.mul, arity: 2)
+        expectEqual(try mul.gradients(["x0": try tensor([2, 0], []), "x1": try matrix([[1], [2]])])["x1"], try matrix([[0], [0]]))
+        expectError("shape_mismatch", node: "y") { _ = try add.value(["x0": try tensor([0], []), "x1": try vector([1, 2])]) }
     }
 }

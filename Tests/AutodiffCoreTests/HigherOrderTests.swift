@@ -104,6 +104,13 @@ struct HigherOrderTests {
         expectEqual(J, try matrix([[2, 0, 0], [0, -4, 0], [0, 0, 1]]))
     }
 
+    @Test func jacobianOfAnUnconnectedInputIsZero() throws {
+        let g = try graph(inputs: ["x", "z"], node("y", .mul, "x", "2"))
+        let J = try g.jacobian(values: ["x": try vector([1, 2]), "z": try matrix([[1, 2, 3]])], outputs: ["y"]).jacobian["y"]
+        expectEqual(J?["x"], try matrix([[2, 0], [0, 2]]))
+        expectEqual(J?["z"], try filled(0, [2, 1, 3]))
+    }
+
     // MARK: JVP
 
     @Test func jvpMatchesFiniteDifferences() throws {

@@ -89,6 +89,23 @@ struct LimitAndScaleTests {
         }
     }
 
+    @Test func deadlineStopsALongRunBetweenNodes() throws {
+        // 20 000 products of 16×16 matrices take far longer than 10 ms (0.1 GFLOP); the run must stop
+        // soon after its deadline instead of finishing.
+        let n = 20_000
+        var nodes = [node("n0", .matmul, "x", "w")]
+        for i in 1..<n { nodes.append(node("n\(i)", .matmul, "n\(i - 1)", "w")) }
+        let g = try Graph(GraphSpec(inputs: ["x"], constants: ["w": try filled(1.0 / 16, [16, 16])], nodes: nodes),
+                          limits: Self.chainLimits)
+        let clock = ContinuousClock()
+        let start = clock.now
+        expectError("deadline_exceeded") {
+            _ = try g.forward(values: ["x": try filled(1, [16, 16])], outputs: ["n\(n - 1)"], limits: Self.chainLimits,
+                              deadline: start + .milliseconds(10))
+        }
+        #expect(clock.now - start < .seconds(5), "the run went on for \(clock.now - start) after a 10 ms deadline")
+    }
+
     // MARK: Long chains
 
     static let chainLength = 100_000

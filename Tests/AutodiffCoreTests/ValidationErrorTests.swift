@@ -83,29 +83,33 @@ struct ValidationErrorTests {
 
     @Test func attributeValuesCheckedAgainstShapes() throws {
         let x = ["x": try matrix([[1, 2, 3], [4, 5, 6]])]
-        let bad: [(Op, [String: AttributeValue])] = [
-            (.transpose, ["perm": .ints([0, 0])]),
-            (.transpose, ["perm": .ints([0, 2])]),
-            (.transpose, ["perm": .ints([0])]),
-            (.sum, ["axes": .ints([2])]),
-            (.max, ["axes": .ints([-3])]),
-            (.sum, ["axes": .ints([0, -2])]),                   // the same axis twice
-            (.softmax, ["axis": .int(2)]),
-            (.logSoftmax, ["axis": .int(-3)]),
-            (.concat, ["axis": .int(2)]),
-            (.reshape, ["shape": .ints([-1, -1])]),
-            (.reshape, ["shape": .ints([4, 2])]),               // 8 elements for 6
-            (.reshape, ["shape": .ints([-1, 4])]),              // 6 is not a multiple of 4
-            (.reshape, ["shape": .ints([-2, 3])]),
-            (.unsqueeze, ["axes": .ints([0, 0])]),
-            (.unsqueeze, ["axes": .ints([4])]),                 // output rank is 3
-            (.slice, ["starts": .ints([0]), "ends": .ints([1]), "steps": .ints([0])]),
-            (.slice, ["starts": .ints([0]), "ends": .ints([1]), "steps": .ints([-1])]),
-            (.slice, ["starts": .ints([0, 1]), "ends": .ints([1])]),
-            (.slice, ["starts": .ints([0]), "ends": .ints([1]), "axes": .ints([2])]),
+        let bad: [(Op, [String: AttributeValue], String)] = [
+            (.transpose, ["perm": .ints([0, 0])], "perm"),
+            (.transpose, ["perm": .ints([0, 2])], "perm"),
+            (.transpose, ["perm": .ints([0])], "perm"),
+            (.sum, ["axes": .ints([2])], "axes"),
+            (.max, ["axes": .ints([-3])], "axes"),
+            (.sum, ["axes": .ints([0, -2])], "axes"),                   // the same axis twice
+            (.softmax, ["axis": .int(2)], "axis"),
+            (.logSoftmax, ["axis": .int(-3)], "axis"),
+            (.concat, ["axis": .int(2)], "axis"),
+            (.reshape, ["shape": .ints([-1, -1])], "shape"),
+            (.reshape, ["shape": .ints([4, 2])], "shape"),               // 8 elements for 6
+            (.reshape, ["shape": .ints([-1, 4])], "shape"),              // 6 is not a multiple of 4
+            (.reshape, ["shape": .ints([-2, 3])], "shape"),
+            (.unsqueeze, ["axes": .ints([0, 0])], "axes"),
+            (.unsqueeze, ["axes": .ints([4])], "axes"),                 // output rank is 3
+            (.slice, ["starts": .ints([0]), "ends": .ints([1]), "steps": .ints([0])], "steps"),
+            (.slice, ["starts": .ints([0]), "ends": .ints([1]), "steps": .ints([-1])], "steps"),
+            (.slice, ["starts": .ints([0, 1]), "ends": .ints([1])], "starts"),
+            (.slice, ["starts": .ints([0]), "ends": .ints([1]), "axes": .ints([2])], "axes"),
         ]
-        for (op, attrs) in bad {
-            expectError("invalid_attribute", node: "y") { try run(["x"], x, node("y", op, "x", attrs: attrs)) }
+        for (op, attrs, name) in bad {
+            expectError("invalid_attribute", node: "y", mentions: [name]) { try run(["x"], x, node("y", op, "x", attrs: attrs)) }
+        }
+        // A reshape that cannot hold the elements names both shapes.
+        expectError("invalid_attribute", node: "y", mentions: ["[4,2]", "[2,3]"]) {
+            try run(["x"], x, node("y", .reshape, "x", attrs: ["shape": .ints([4, 2])]))
         }
         // Squeezing an axis that is not 1, and broadcasting to an incompatible shape, are refused
         // (the contract does not say which of the two codes).
