@@ -1,0 +1,114 @@
+import Synchronization
+import Dispatch
+import Testing
+
+@testable import AutodiffService
+
+/// The worker pool under pressure: a full queue answers at once, probes never wait behind compute,
+/// and a call that waits past its deadline answers 504.
+@Suite struct LoadTests {
+    static let body = Graphs.call(Graphs.square, #""values":{"x":[1,2,3]},"outputs":["y"]"#)
+
+    /// Occupies every worker of `pool` until `release` is signalled.
+    func occupy(_ pool: WorkerPool, until release: DispatchSemaphore) async throws -> Task<Void, any Error> {
+        let task = Task { try await pool.run { release.wait() } }
+        try await waitUntil { pool.load.running == pool.workers }
+        return task
+    }
+
+    /// Polls `condition` a bounded number of times.
+    func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<2_000 where !condition() {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try #require(condition())
+    }
+
+    @Test func fullQueueAnswersOverloadedAtOnceAndProbesStillAnswer() async throws {
+        var configuration = testConfiguration()
+        configuration.retryAfterSeconds = 3
+        let pool = WorkerPool(workers: 1, queueDepth: 0)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = try await occupy(pool, until: release)
+        try await withApp(configuration, pool: pool) { client in
+            let reply = try await client.post("/v1/forward", Self.body)
+            #expect(reply.status == .serviceUnavailable)
+            #expect(reply.errorCode == "overloaded")
+            #expect(reply.headers[.retryAfter] == "3")
+            #expect(try await client.get("/healthz").status == .ok)
+            #expect(try await client.get("/v1/ops").status == .ok)
+        }
+        release.signal()
+        try await blocker.value
+    }
+
+    @Test func queuedCallRunsWhenAWorkerFrees() async throws {
+        let pool = WorkerPool(workers: 1, queueDepth: 1)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = try await occupy(pool, until: release)
+        try await withApp(pool: pool) { client in
+            async let reply = client.post("/v1/forward", Self.body)
+            try await waitUntil { pool.load.waiting == 1 }
+            release.signal()
+            #expect(try await reply.json["outputs"]["y"].doubles == [1, 4, 9])
+        }
+        try await blocker.value
+    }
+
+    @Test func callThatWaitsPastItsDeadlineIsDeadlineExceeded() async throws {
+        var configuration = testConfiguration()
+        let timeout = Duration.milliseconds(50)
+        configuration.requestTimeout = timeout
+        let pool = WorkerPool(workers: 1, queueDepth: 1)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = try await occupy(pool, until: release)
+        try await withApp(configuration, pool: pool) { client in
+            async let reply = client.post("/v1/forward", Self.body)
+            try await waitUntil { pool.load.waiting == 1 }
+            // The queued call arrived before this instant, so its deadline has passed once this one has.
+            let passed = ContinuousClock.now + timeout
+            try await waitUntil { ContinuousClock.now > passed }
+            release.signal()
+            let answer = try await reply
+            #expect(answer.status == .gatewayTimeout)
+            #expect(answer.errorCode == "deadline_exceeded")
+        }
+        try await blocker.value
+    }
+
+    @Test func poolNeverRunsMoreThanItsWorkers() async throws {
+        let pool = WorkerPool(workers: 2, queueDepth: 100)
+        let peak = PeakCounter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    try await pool.run {
+                        peak.enter()
+                        for _ in 0..<20_000 { _ = pool.load }
+                        peak.leave()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(peak.maximum <= 2)
+        #expect(peak.maximum >= 1)
+        #expect(pool.load.running == 0)
+    }
+}
+
+
+/// Counts concurrent entries and remembers the most seen at once.
+final class PeakCounter: Sendable {
+    private let state = Mutex((current: 0, maximum: 0))
+
+    func enter() {
+        state.withLock { $0.current += 1; $0.maximum = max($0.maximum, $0.current) }
+    }
+
+    func leave() {
+        state.withLock { $0.current -= 1 }
+    }
+
+    var maximum: Int { state.withLock { $0.maximum } }
+}
