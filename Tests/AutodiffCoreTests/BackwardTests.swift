@@ -84,6 +84,22 @@ struct BackwardTests {
         #expect(r.unconnected.isEmpty)
     }
 
+    @Test func zeroGradientOpsConnectButComparisonsDoNot() throws {
+        // As in PyTorch: sign/floor/ceil/round have a (zero) gradient, so x is connected; comparisons and
+        // where's condition produce no differentiable path (torch: the result does not require grad).
+        let x = try vector([-1, 2])
+        for op in [Op.sign, .floor, .ceil, .round] {
+            let r = try graph(inputs: ["x"], node("y", op, "x")).backward(values: ["x": x], outputs: ["y"], seeds: ["y": .ones])
+            expectEqual(r.gradients["x"], try vector([0, 0]), "\(op)")
+            #expect(r.unconnected.isEmpty, "\(op): x is connected")
+        }
+        for spec in [node("y", .gt, "x", "0"), node("y", .eq, "x", "x"), node("y", .where, "x", "1", "2")] {
+            let r = try graph(inputs: ["x"], spec).backward(values: ["x": x], outputs: ["y"], seeds: ["y": .ones])
+            expectEqual(r.gradients["x"], try vector([0, 0]), "\(spec.op)")
+            #expect(r.unconnected == ["x"], "\(spec.op): only a non-differentiable path")
+        }
+    }
+
     @Test func broadcastGradientsHaveTheInputShape() throws {
         let g = try single(.add, arity: 2)
         let layouts: [([Int], [Int])] = [([2, 3], [3]), ([2, 1], [1, 3]), ([], [2, 3]), ([2, 1, 3], [4, 1]), ([1, 1], [2, 2])]

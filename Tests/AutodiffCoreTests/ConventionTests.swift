@@ -183,4 +183,16 @@ struct ConventionTests {
         expectEqual(grads["a"], try vector([0, 1, 1]))
         expectEqual(grads["b"], scalar(1))
     }
+
+    @Test func precisionNearZeroAndInTails() throws {
+        // expm1/log1p keep relative precision for tiny x (x + x²/2, x − x²/2); erf(x) ≈ 2x/√π.
+        expectClose(try unaryValue(.expm1, [1e-10]), try vector([1.00000000005e-10]), rtol: 1e-15, atol: 0)
+        expectClose(try unaryValue(.log1p, [1e-10]), try vector([9.999999999500001e-11]), rtol: 1e-15, atol: 0)
+        expectClose(try unaryValue(.erf, [1e-10]), try vector([1.1283791670955126e-10]), rtol: 1e-15, atol: 0)
+        // Tails: sigmoid(−40) = softplus(−40) = e⁻⁴⁰ to double precision (4.248354255291589e-18),
+        // and softplus'(−40) = sigmoid(−40); a naive log(1 + e^x) would give 0.
+        expectClose(try unaryValue(.sigmoid, [-40]), try vector([4.248354255291589e-18]), rtol: 1e-14, atol: 0)
+        expectClose(try unaryValue(.softplus, [-40]), try vector([4.248354255291589e-18]), rtol: 1e-14, atol: 0)
+        expectClose(try unaryGradient(.softplus, [-40]), try vector([4.248354255291589e-18]), rtol: 1e-14, atol: 0)
+    }
 }
