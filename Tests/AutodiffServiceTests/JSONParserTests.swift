@@ -1,0 +1,52 @@
+import Testing
+
+@testable import AutodiffService
+
+/// The request parser: RFC 8259 strictness, bounded nesting, exact numbers.
+@Suite struct JSONParserTests {
+    func parse(_ text: String) throws(JSONParser.Failure) -> JSONValue {
+        try JSONParser.parse(Array(text.utf8))
+    }
+
+    @Test func readsEveryKindOfValue() throws {
+        let value = try parse(#" {"a": [1, -2.5e3, 0], "b": "x\"\u00e9\ud83d\ude00\n", "c": true, "d": null, "e": [1, "s"]} "#)
+        let expected: JSONValue = .object([
+            "a": .numbers([1, -2500, 0]),
+            "b": .string("x\"é😀\n"),
+            "c": .bool(true),
+            "d": .null,
+            "e": .array([.number(1), .string("s")]),
+        ])
+        #expect(value == expected)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "[1 2]", "01", "1.", "-", ".5", "1e", "tru", "\"\\x\"", "\"a", "{\"a\" 1}",
+                      "[\"\u{01}\"]", "\"\\ud800\"", "{} {}", "[1]x", "NaN", "Infinity"])
+    func refusesMalformedText(_ text: String) {
+        #expect(throws: JSONParser.Failure.self) { try parse(text) }
+    }
+
+    @Test func boundsNestingInsteadOfOverflowingTheStack() {
+        #expect(throws: JSONParser.Failure.tooDeep) { try parse(String(repeating: "[", count: 100_000)) }
+        #expect(throws: JSONParser.Failure.tooDeep) { try parse(String(repeating: "{\"a\":", count: 100_000)) }
+        let deepest = String(repeating: "[", count: JSONParser.maxDepth) + String(repeating: "]", count: JSONParser.maxDepth)
+        #expect(throws: Never.self) { try parse(deepest) }
+    }
+
+    @Test func refusesNumbersOutsideFloat64() {
+        #expect(throws: JSONParser.Failure.numberOutOfRange("1e400")) { try parse("1e400") }
+        #expect(throws: JSONParser.Failure.self) { try parse("-" + String(repeating: "9", count: 400)) }
+        #expect(throws: Never.self) { try parse("1e-400") }
+    }
+
+    @Test func writerRoundTripsNumbersAndEscapes() throws {
+        let values: [Double] = [0.1, 1.0 / 3, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e21, 123]
+        let text = try JSONOutput.array(values.map(JSONOutput.number) + [.string("q\"\\\n\u{02}é")]).serialized()
+        guard case .array(let items) = try JSONParser.parse(text) else {
+            Issue.record("not an array")
+            return
+        }
+        #expect(items.dropLast().map { if case .number(let x) = $0 { x.bitPattern } else { 0 } } == values.map(\.bitPattern))
+        #expect(items.last == .string("q\"\\\n\u{02}é"))
+    }
+}
