@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+/// The real `autodiffd` binary, over a socket, with `curl`.
+@Suite(.serialized) struct ServerTests {
+    static let square = #"{"inputs":["x"],"nodes":[{"id":"y","op":"mul","args":["x","x"]}]}"#
+
+    @Test func foundingExampleMalformedRequestAndCleanShutdown() throws {
+        let server = try ServerProcess()
+
+        let health = try curl([server.baseURL + "/healthz"])
+        #expect(health.status == 200)
+        #expect(health.body == #"{"status":"ok"}"#)
+        #expect(try curl([server.baseURL + "/readyz"]).status == 200)
+
+        // y = x ⊙ x at x = [1, 2, 3]: the seed "ones" gives the gradient of Σy, 2x.
+        let ones = try curlPost(
+            server.baseURL + "/v1/backward",
+            #"{"graph":\#(Self.square),"values":{"x":[1,2,3]},"outputs":["y"],"seeds":{"y":"ones"}}"#)
+        #expect(ones.status == 200)
+        let gradients = (ones.json as? [String: Any])?["gradients"] as? [String: Any]
+        #expect((gradients?["x"] as? [NSNumber])?.map(\.doubleValue) == [2, 4, 6])
+
+        // Without a seed a non-scalar output is ambiguous.
+        let unseeded = try curlPost(
+            server.baseURL + "/v1/backward", #"{"graph":\#(Self.square),"values":{"x":[1,2,3]},"outputs":["y"]}"#)
+        #expect(unseeded.status == 422)
+        #expect(unseeded.errorCode == "seed_required")
+
+        let malformed = try curlPost(server.baseURL + "/v1/backward", #"{"graph": {"inputs": ["x"]"#)
+        #expect(malformed.status == 400)
+        #expect(malformed.errorCode == "invalid_json")
+
+        let unknown = try curl([server.baseURL + "/v1/nothing"])
+        #expect(unknown.status == 404)
+        #expect(unknown.errorCode == "not_found")
+
+        #expect(server.terminate() == 0, "\(server.logText)")
+        #expect(server.logText.contains("draining"))
+    }
+
+    @Test func hostileBodiesGetClientErrorsAndTheServerSurvives() throws {
+        let server = try ServerProcess(arguments: ["--max-body-bytes", "1000000"])
+        let deep = try curlPost(server.baseURL + "/v1/forward", String(repeating: "[", count: 100_000))
+        #expect(deep.status == 400)
+        let huge = try curlPost(
+            server.baseURL + "/v1/forward",
+            #"{"graph":\#(Self.square),"values":{"x":{"shape":[100000,100000,100000],"data":[]}},"outputs":["y"]}"#)
+        #expect(huge.status == 413)
+        #expect(huge.errorCode == "limit_exceeded")
+        let tooBig = try curlPost(server.baseURL + "/v1/forward", String(repeating: " ", count: 2_000_000))
+        #expect(tooBig.status == 413)
+        #expect(tooBig.errorCode == "payload_too_large")
+        #expect(try curl([server.baseURL + "/healthz"]).status == 200)
+        #expect(server.terminate() == 0)
+    }
+
+    @Test func environmentConfiguresTheServer() throws {
+        let server = try ServerProcess(environment: ["AUTODIFFD_API_KEYS": "k1"])
+        let body = #"{"graph":\#(Self.square),"values":{"x":2},"outputs":["y"]}"#
+        #expect(try curlPost(server.baseURL + "/v1/forward", body).status == 401)
+        let allowed = try curl([
+            "-X", "POST", "-H", "Authorization: Bearer k1", "--data-binary", body, server.baseURL + "/v1/forward",
+        ])
+        #expect(allowed.status == 200)
+        #expect(server.terminate() == 0)
+    }
+}
