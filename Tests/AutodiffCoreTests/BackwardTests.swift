@@ -76,6 +76,14 @@ struct BackwardTests {
         #expect(one.unconnected.isEmpty)
     }
 
+    @Test func wideFanOutAccumulates() throws {
+        // y = Σᵢ i·x for i < 2000, as 2000 products and a chain of sums: dy/dx = Σ i = 1 999 000.
+        var nodes = (0..<2000).map { node("m\($0)", .mul, "x", "\($0)") }
+        for i in 1..<2000 { nodes.append(node("s\(i)", .add, i == 1 ? "m0" : "s\(i - 1)", "m\(i)")) }
+        let g = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: Limits(maxNodes: 5000))
+        expectEqual(try g.gradient("s1999", ["x": try vector([1, -2])], wrt: "x"), try vector([1_999_000, 1_999_000]))
+    }
+
     @Test func aZeroGradientIsNotUnconnected() throws {
         // y = x·0 depends on x (gradient 0 but connected); relu of negatives likewise.
         let g = try graph(inputs: ["x"], node("y", .mul, "x", "0"))

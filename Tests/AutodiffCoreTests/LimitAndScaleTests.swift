@@ -136,6 +136,24 @@ struct LimitAndScaleTests {
         expectEqual(r.gradients["x"], scalar(1))
     }
 
+    @Test func hundredThousandNodeChainInEveryMode() throws {
+        // y = x² + (n − 1): dy/dx = 2x = 6, d²y/dx² = 2 at x = 3, through 10⁵ nodes in each entry point.
+        let n = Self.chainLength
+        var nodes = [node("n0", .mul, "x", "x")]
+        for i in 1..<n { nodes.append(node("n\(i)", .add, "n\(i - 1)", "1")) }
+        let g = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: Self.chainLimits)
+        let out = "n\(n - 1)", x = ["x": scalar(3)], limits = Self.chainLimits
+        expectEqual(try g.jvp(values: x, outputs: [out], tangents: ["x": scalar(0.5)], limits: limits).tangents[out], scalar(3))
+        expectEqual(try g.jacobian(values: x, outputs: [out], limits: limits).jacobian[out]?["x"], scalar(6))
+        let hvp = try g.hvp(values: x, output: out, vectors: ["x": scalar(0.5)], limits: limits)
+        expectEqual(hvp.output, scalar(9 + Double(n - 1)))
+        expectEqual(hvp.hvp["x"], scalar(1))
+        let r = try g.backward(values: x, outputs: [out], seeds: [:], options: BackwardOptions(returnGraph: true), limits: limits)
+        let returned = try #require(r.backwardGraph)
+        let back = try Graph(returned.graph, limits: limits)
+        expectEqual(try back.value(try #require(returned.outputs["x"]), ["x": scalar(3), "seed:\(out)": scalar(1)]), scalar(6))
+    }
+
     @Test func hundredThousandNodeCycleIsFound() {
         let n = Self.chainLength
         var nodes = [node("n0", .add, "n\(n - 1)", "1")]
