@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # Build: docker build -t autodiffd .    Run: docker run -p 8080:8080 autodiffd
 
-# ---- build ----
-FROM swift:6.1-bookworm AS build
+# ---- build ---- (Package.swift needs tools 6.2 or later)
+FROM swift:6.2-bookworm AS build
 WORKDIR /src
 # Resolve dependencies first so this layer is cached while only the sources change.
 COPY Package.swift ./
