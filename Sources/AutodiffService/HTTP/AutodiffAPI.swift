@@ -66,12 +66,12 @@ struct AutodiffAPI: Sendable {
                 nodeCount: spec.nodes.count)
         }
         await graphs.insert(registered)
-        let body201: JSONOutput = .object([
+        let reply: JSONOutput = .object([
             ("graph_id", .string(registered.id)),
             ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
             ("nodes", .integer(registered.nodeCount)),
         ])
-        return Self.json(try body201.serialized(), status: .created)
+        return Self.json(try reply.serialized(), status: .created)
     }
 
     /// `GET /v1/graphs/{id}` → the graph in its canonical form.
