@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AutodiffCore
 
 /// Reverse mode as a user calls it: seeds, several outputs, unconnected inputs, exact gradient shapes.
@@ -19,8 +20,9 @@ struct BackwardTests {
         expectEqual(viaSum.gradients["x"], try vector([2, 4, 6]))
         expectEqual(viaSum.outputs["s"], scalar(14))
         // …and as an explicit seed tensor of ones.
-        expectEqual(try square.gradient("y", ["x": x], wrt: "x", seed: .tensor(try vector([1, 1, 1]))),
-                    try vector([2, 4, 6]))
+        expectEqual(
+            try square.gradient("y", ["x": x], wrt: "x", seed: .tensor(try vector([1, 1, 1]))),
+            try vector([2, 4, 6]))
     }
 
     @Test func vectorOutputNeedsASeed() throws {
@@ -53,7 +55,9 @@ struct BackwardTests {
     @Test func seedsOfSeveralOutputsSum() throws {
         // y = x·x (seed v), s = sum(y) (seed 1), z = 3x (seed w): gradient 2x⊙v + 2x + 3w.
         let g = try graph(inputs: ["x"], node("y", .mul, "x", "x"), node("s", .sum, "y"), node("z", .mul, "x", "3"))
-        let x = try vector([1, -2, 0.5]), v = try vector([1, 0.5, -1]), w = try vector([0, 1, 2])
+        let x = try vector([1, -2, 0.5])
+        let v = try vector([1, 0.5, -1])
+        let w = try vector([0, 1, 2])
         let r = try g.backward(values: ["x": x], outputs: ["y", "s", "z"], seeds: ["y": .tensor(v), "z": .tensor(w)])
         expectEqual(r.gradients["x"], try vector([2 + 2 + 0, -2 - 4 + 3, -1 + 1 + 6]))
         expectEqual(r.outputs["z"], try vector([3, -6, 1.5]))
@@ -97,7 +101,8 @@ struct BackwardTests {
         // where's condition produce no differentiable path (torch: the result does not require grad).
         let x = try vector([-1, 2])
         for op in [Op.sign, .floor, .ceil, .round] {
-            let r = try graph(inputs: ["x"], node("y", op, "x")).backward(values: ["x": x], outputs: ["y"], seeds: ["y": .ones])
+            let r = try graph(inputs: ["x"], node("y", op, "x")).backward(
+                values: ["x": x], outputs: ["y"], seeds: ["y": .ones])
             expectEqual(r.gradients["x"], try vector([0, 0]), "\(op)")
             #expect(r.unconnected.isEmpty, "\(op): x is connected")
         }
@@ -110,7 +115,9 @@ struct BackwardTests {
 
     @Test func broadcastGradientsHaveTheInputShape() throws {
         let g = try single(.add, arity: 2)
-        let layouts: [([Int], [Int])] = [([2, 3], [3]), ([2, 1], [1, 3]), ([], [2, 3]), ([2, 1, 3], [4, 1]), ([1, 1], [2, 2])]
+        let layouts: [([Int], [Int])] = [
+            ([2, 3], [3]), ([2, 1], [1, 3]), ([], [2, 3]), ([2, 1, 3], [4, 1]), ([1, 1], [2, 2]),
+        ]
         for (a, b) in layouts {
             let grads = try g.gradients(["x0": try filled(1, a), "x1": try filled(1, b)])
             let out = try #require(Shape.broadcast(a, b))
@@ -122,9 +129,11 @@ struct BackwardTests {
 
     @Test func outputsMayNameInputsAndConstants() throws {
         let g = try graph(inputs: ["x", "w"], constants: ["k": try vector([5, 6])], node("y", .mul, "x", "k"))
-        let x = try vector([1, 2]), w = scalar(3)
+        let x = try vector([1, 2])
+        let w = scalar(3)
         // An input as an output: its gradient is the seed itself.
-        let direct = try g.backward(values: ["x": x, "w": w], outputs: ["x"], seeds: ["x": .tensor(try vector([7, 8]))])
+        let direct = try g.backward(
+            values: ["x": x, "w": w], outputs: ["x"], seeds: ["x": .tensor(try vector([7, 8]))])
         expectEqual(direct.outputs["x"], x)
         expectEqual(direct.gradients["x"], try vector([7, 8]))
         #expect(direct.unconnected == ["w"])
@@ -151,8 +160,9 @@ struct BackwardTests {
 
     @Test func emptyTensorsFlowThrough() throws {
         let g = try graph(inputs: ["x", "w"], node("h", .matmul, "x", "w"), node("y", .sum, "h"))
-        let r = try g.backward(values: ["x": try tensor([0, 3], []), "w": try filled(1, [3, 2])],
-                               outputs: ["y"], seeds: [:])
+        let r = try g.backward(
+            values: ["x": try tensor([0, 3], []), "w": try filled(1, [3, 2])],
+            outputs: ["y"], seeds: [:])
         expectEqual(r.outputs["y"], scalar(0))
         expectEqual(r.gradients["x"], try tensor([0, 3], []))
         expectEqual(r.gradients["w"], try filled(0, [3, 2]))
@@ -162,7 +172,11 @@ struct BackwardTests {
         expectEqual(grads["x0"], try tensor([0, 3], []))
         expectEqual(grads["x1"], try vector([0, 0, 0]))
         let mul = try single(.mul, arity: 2)
-        expectEqual(try mul.gradients(["x0": try tensor([2, 0], []), "x1": try matrix([[1], [2]])])["x1"], try matrix([[0], [0]]))
-        expectError("shape_mismatch", node: "y") { _ = try add.value(["x0": try tensor([0], []), "x1": try vector([1, 2])]) }
+        expectEqual(
+            try mul.gradients(["x0": try tensor([2, 0], []), "x1": try matrix([[1], [2]])])["x1"],
+            try matrix([[0], [0]]))
+        expectError("shape_mismatch", node: "y") {
+            _ = try add.value(["x0": try tensor([0], []), "x1": try vector([1, 2])])
+        }
     }
 }

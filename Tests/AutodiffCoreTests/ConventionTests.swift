@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 /// Values at kinks, ties and extremes. Each expected number is derived by hand from the contract's
@@ -30,11 +31,13 @@ struct ConventionTests {
 
     @Test func leakyReluAndEluAtZero() throws {
         // leaky_relu'(0) = slope; elu'(0) = alpha·e⁰ = alpha; elu'(-1) = alpha·e⁻¹.
-        expectEqual(try unaryGradient(.leakyRelu, [0, -1, 1], attrs: ["negative_slope": .number(0.2)]),
-                    try vector([0.2, 0.2, 1]))
+        expectEqual(
+            try unaryGradient(.leakyRelu, [0, -1, 1], attrs: ["negative_slope": .number(0.2)]),
+            try vector([0.2, 0.2, 1]))
         expectEqual(try unaryGradient(.leakyRelu, [0]), try vector([0.01]))
-        expectClose(try unaryGradient(.elu, [0, -1, 1], attrs: ["alpha": .number(0.5)]),
-                    try vector([0.5, 0.5 * 0.36787944117144233, 1]))
+        expectClose(
+            try unaryGradient(.elu, [0, -1, 1], attrs: ["alpha": .number(0.5)]),
+            try vector([0.5, 0.5 * 0.36787944117144233, 1]))
         expectEqual(try unaryGradient(.elu, [0]), try vector([1]))
     }
 
@@ -54,7 +57,8 @@ struct ConventionTests {
 
     @Test func maximumMinimumTiesSplit() throws {
         // Where a == b each side gets half the seed; elsewhere the larger (smaller) one gets it all.
-        let a = try vector([1, 2, 3]), b = try vector([1, 5, 0])
+        let a = try vector([1, 2, 3])
+        let b = try vector([1, 5, 0])
         let maxG = try single(.maximum, arity: 2).gradients(["x0": a, "x1": b])
         expectEqual(maxG["x0"], try vector([0.5, 0, 1]))
         expectEqual(maxG["x1"], try vector([0.5, 1, 0]))
@@ -69,13 +73,16 @@ struct ConventionTests {
     @Test func maxMinReductionsShareTies() throws {
         let all = try graph(inputs: ["x"], node("y", .max, "x"))
         // max([3,1,3,3]) = 3, shared by three elements: ⅓ each.
-        expectClose(try all.gradient(["x": try vector([3, 1, 3, 3])], wrt: "x"), try vector([1.0 / 3, 0, 1.0 / 3, 1.0 / 3]))
+        expectClose(
+            try all.gradient(["x": try vector([3, 1, 3, 3])], wrt: "x"), try vector([1.0 / 3, 0, 1.0 / 3, 1.0 / 3]))
         let rows = try graph(inputs: ["x"], node("y", .max, "x", attrs: ["axes": .ints([1])]))
-        expectClose(try rows.gradient(["x": try matrix([[3, 1, 3], [2, 2, 2]])], wrt: "x"),
-                    try matrix([[0.5, 0, 0.5], [1.0 / 3, 1.0 / 3, 1.0 / 3]]))
+        expectClose(
+            try rows.gradient(["x": try matrix([[3, 1, 3], [2, 2, 2]])], wrt: "x"),
+            try matrix([[0.5, 0, 0.5], [1.0 / 3, 1.0 / 3, 1.0 / 3]]))
         let cols = try graph(inputs: ["x"], node("y", .min, "x", attrs: ["axes": .ints([0]), "keepdims": .bool(true)]))
-        expectClose(try cols.gradient(["x": try matrix([[1, 4, 0], [1, 2, 0]])], wrt: "x"),
-                    try matrix([[0.5, 0, 0.5], [0.5, 1, 0.5]]))
+        expectClose(
+            try cols.gradient(["x": try matrix([[1, 4, 0], [1, 2, 0]])], wrt: "x"),
+            try matrix([[0.5, 0, 0.5], [0.5, 1, 0.5]]))
     }
 
     @Test func prodWithZeros() throws {
@@ -86,8 +93,9 @@ struct ConventionTests {
         expectEqual(try g.gradient(["x": try vector([2, 0, 3, 0])], wrt: "x"), try vector([0, 0, 0, 0]))
         // Along an axis: rows with one zero, two zeros, none (8/1, 8/2, 8/4).
         let rows = try graph(inputs: ["x"], node("y", .prod, "x", attrs: ["axes": .ints([-1])]))
-        expectEqual(try rows.gradient(["x": try matrix([[2, 0, 3], [0, 0, 5], [1, 2, 4]])], wrt: "x"),
-                    try matrix([[0, 6, 0], [0, 0, 0], [8, 4, 2]]))
+        expectEqual(
+            try rows.gradient(["x": try matrix([[2, 0, 3], [0, 0, 5], [1, 2, 4]])], wrt: "x"),
+            try matrix([[0, 6, 0], [0, 0, 0], [8, 4, 2]]))
     }
 
     @Test func powMasks() throws {
@@ -115,11 +123,13 @@ struct ConventionTests {
 
     @Test func clampIsOneOnlyStrictlyInside() throws {
         let x: [Double] = [-2, -1, 0, 1, 2]
-        expectEqual(try unaryGradient(.clamp, x, attrs: ["min": .number(-1), "max": .number(1)]),
-                    try vector([0, 0, 1, 0, 0]))
+        expectEqual(
+            try unaryGradient(.clamp, x, attrs: ["min": .number(-1), "max": .number(1)]),
+            try vector([0, 0, 1, 0, 0]))
         expectEqual(try unaryGradient(.clamp, x, attrs: ["min": .number(-1)]), try vector([0, 0, 1, 1, 1]))
         expectEqual(try unaryGradient(.clamp, x, attrs: ["max": .number(1)]), try vector([1, 1, 1, 0, 0]))
-        expectEqual(try unaryValue(.clamp, x, attrs: ["min": .number(-1), "max": .number(1)]), try vector([-1, -1, 0, 1, 1]))
+        expectEqual(
+            try unaryValue(.clamp, x, attrs: ["min": .number(-1), "max": .number(1)]), try vector([-1, -1, 0, 1, 1]))
     }
 
     @Test func softplusIsLinearAboveThreshold() throws {
@@ -139,14 +149,17 @@ struct ConventionTests {
         // none: x·Φ(x), derivative Φ(x) + x·φ(x); at 1: 0.8413447460685429 + 0.24197072451914337.
         let x: [Double] = [1, -0.5, 0]
         expectClose(try unaryValue(.gelu, x), try vector([0.841344746068543, -0.15426876936299344, 0]), rtol: 1e-14)
-        expectClose(try unaryGradient(.gelu, x), try vector([1.0833154705876864, 0.13250487534383712, 0.5]), rtol: 1e-14)
+        expectClose(
+            try unaryGradient(.gelu, x), try vector([1.0833154705876864, 0.13250487534383712, 0.5]), rtol: 1e-14)
         // tanh: ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³); derivative
         // ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
         let tanh: [String: AttributeValue] = ["approximate": .string("tanh")]
-        expectClose(try unaryValue(.gelu, x, attrs: tanh), try vector([0.8411919906082768, -0.15428599017485606, 0]),
-                    rtol: 1e-14)
-        expectClose(try unaryGradient(.gelu, x, attrs: tanh), try vector([1.0829640838457826, 0.13263009646535764, 0.5]),
-                    rtol: 1e-14)
+        expectClose(
+            try unaryValue(.gelu, x, attrs: tanh), try vector([0.8411919906082768, -0.15428599017485606, 0]),
+            rtol: 1e-14)
+        expectClose(
+            try unaryGradient(.gelu, x, attrs: tanh), try vector([1.0829640838457826, 0.13263009646535764, 0.5]),
+            rtol: 1e-14)
     }
 
     @Test func stableSoftmaxFamilyAtExtremeLogits() throws {
@@ -158,7 +171,8 @@ struct ConventionTests {
         // Tied huge logits: y = [½, ½], seed [1, 0] → [½·½, ½·(−½)].
         let tie = try vector([1000, 1000])
         expectEqual(try softmax.value(["x": tie]), try vector([0.5, 0.5]))
-        expectEqual(try softmax.gradient(["x": tie], wrt: "x", seed: .tensor(try vector([1, 0]))), try vector([0.25, -0.25]))
+        expectEqual(
+            try softmax.gradient(["x": tie], wrt: "x", seed: .tensor(try vector([1, 0]))), try vector([0.25, -0.25]))
         // log_softmax = x − max − log Σ e^(x−max) = [0, −2000, −1000]; VJP s − softmax·Σs = [1−3, 1, 1].
         let logSoftmax = try graph(inputs: ["x"], node("y", .logSoftmax, "x"))
         expectEqual(try logSoftmax.value(["x": x]), try vector([0, -2000, -1000]))
@@ -172,8 +186,9 @@ struct ConventionTests {
         }
         // Along an axis, rows of very different scale.
         let rows = try graph(inputs: ["x"], node("y", .logsumexp, "x", attrs: ["axes": .ints([1])]))
-        expectClose(try rows.value(["x": try matrix([[1000, 1000], [-1000, -1000]])]),
-                    try vector([1000.6931471805599, -999.3068528194401]), rtol: 1e-15)
+        expectClose(
+            try rows.value(["x": try matrix([[1000, 1000], [-1000, -1000]])]),
+            try vector([1000.6931471805599, -999.3068528194401]), rtol: 1e-15)
     }
 
     @Test func whereGivesTheConditionNoGradient() throws {

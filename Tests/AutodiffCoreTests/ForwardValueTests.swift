@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AutodiffCore
 
 /// Forward values: elementwise ops against libm formulas, layout ops and reductions against
@@ -39,11 +40,15 @@ struct ForwardValueTests {
         Unary(op: .gelu, attrs: ["approximate": .string("tanh")], domain: .any) { x in
             0.5 * x * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
         },
-        Unary(op: .softplus, attrs: [:], domain: Domain(lo: -30, hi: 30)) { $0 > 20 ? $0 : Foundation.log1p(Foundation.exp($0)) },
+        Unary(op: .softplus, attrs: [:], domain: Domain(lo: -30, hi: 30)) {
+            $0 > 20 ? $0 : Foundation.log1p(Foundation.exp($0))
+        },
         Unary(op: .softplus, attrs: ["beta": .number(2), "threshold": .number(1)], domain: .any) {
             2 * $0 > 1 ? $0 : Foundation.log1p(Foundation.exp(2 * $0)) / 2
         },
-        Unary(op: .clamp, attrs: ["min": .number(-0.5), "max": .number(0.7)], domain: .any) { Swift.min(Swift.max($0, -0.5), 0.7) },
+        Unary(op: .clamp, attrs: ["min": .number(-0.5), "max": .number(0.7)], domain: .any) {
+            Swift.min(Swift.max($0, -0.5), 0.7)
+        },
         Unary(op: .clamp, attrs: ["min": .number(-0.5)], domain: .any) { Swift.max($0, -0.5) },
         Unary(op: .clamp, attrs: ["max": .number(0.7)], domain: .any) { Swift.min($0, 0.7) },
         Unary(op: .sign, attrs: [:], domain: .offGrid) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) },
@@ -57,8 +62,9 @@ struct ForwardValueTests {
         var rng = SplitMix64(label: c.testDescription)
         let x = try Tensor(shape: [4, 5], data: (0..<20).map { _ in c.domain.sample(&rng) })
         let g = try single(c.op, arity: 1, attrs: c.attrs)
-        expectClose(try g.value(["x0": x]), try Tensor(shape: x.shape, data: x.data.map(c.reference)),
-                    rtol: 1e-13, atol: 1e-15, c.testDescription)
+        expectClose(
+            try g.value(["x0": x]), try Tensor(shape: x.shape, data: x.data.map(c.reference)),
+            rtol: 1e-13, atol: 1e-15, c.testDescription)
     }
 
     static let binary: [(Op, @Sendable (Double, Double) -> Double)] = [
@@ -77,18 +83,22 @@ struct ForwardValueTests {
         let a = try Tensor(shape: [3, 4], data: (0..<12).map { _ in lhsDomain.sample(&rng) })
         let b = try Tensor(shape: [3, 4], data: (0..<12).map { _ in Domain.choices(-1.5, 1, 2.5, 0.5).sample(&rng) })
         let g = try single(op, arity: 2)
-        expectClose(try g.value(["x0": a, "x1": b]), try Tensor(shape: a.shape, data: zip(a.data, b.data).map(reference)),
-                    rtol: 1e-14, atol: 0, op.rawValue)
+        expectClose(
+            try g.value(["x0": a, "x1": b]), try Tensor(shape: a.shape, data: zip(a.data, b.data).map(reference)),
+            rtol: 1e-14, atol: 0, op.rawValue)
     }
 
     @Test func broadcastingKeepsTheOperandOrder() throws {
         let g = try single(.sub, arity: 2)
         // [2,3] − [3], [2,1] − [1,3], scalar − [2,2]
-        expectEqual(try g.value(["x0": try matrix([[1, 2, 3], [4, 5, 6]]), "x1": try vector([10, 20, 30])]),
-                    try matrix([[-9, -18, -27], [-6, -15, -24]]))
-        expectEqual(try g.value(["x0": try matrix([[1], [2]]), "x1": try matrix([[10, 20, 30]])]),
-                    try matrix([[-9, -19, -29], [-8, -18, -28]]))
-        expectEqual(try g.value(["x0": scalar(1), "x1": try matrix([[1, 2], [3, 4]])]), try matrix([[0, -1], [-2, -3]]))
+        expectEqual(
+            try g.value(["x0": try matrix([[1, 2, 3], [4, 5, 6]]), "x1": try vector([10, 20, 30])]),
+            try matrix([[-9, -18, -27], [-6, -15, -24]]))
+        expectEqual(
+            try g.value(["x0": try matrix([[1], [2]]), "x1": try matrix([[10, 20, 30]])]),
+            try matrix([[-9, -19, -29], [-8, -18, -28]]))
+        expectEqual(
+            try g.value(["x0": scalar(1), "x1": try matrix([[1, 2], [3, 4]])]), try matrix([[0, -1], [-2, -3]]))
     }
 
     @Test func comparisonsGiveOneOrZero() throws {
@@ -110,20 +120,31 @@ struct ForwardValueTests {
 
     @Test func matmulFollowsTorchShapes() throws {
         let g = try single(.matmul, arity: 2)
-        expectEqual(try g.value(["x0": try matrix([[1, 2], [3, 4]]), "x1": try matrix([[5, 6], [7, 8]])]),
-                    try matrix([[19, 22], [43, 50]]))
+        expectEqual(
+            try g.value(["x0": try matrix([[1, 2], [3, 4]]), "x1": try matrix([[5, 6], [7, 8]])]),
+            try matrix([[19, 22], [43, 50]]))
         expectEqual(try g.value(["x0": try vector([1, 2, 3]), "x1": try vector([4, 5, 6])]), scalar(32))
-        expectEqual(try g.value(["x0": try vector([1, 2]), "x1": try matrix([[1, 2, 3], [4, 5, 6]])]),
-                    try vector([9, 12, 15]))
-        expectEqual(try g.value(["x0": try matrix([[1, 2, 3], [4, 5, 6]]), "x1": try vector([1, 0, -1])]),
-                    try vector([-2, -2]))
+        expectEqual(
+            try g.value(["x0": try vector([1, 2]), "x1": try matrix([[1, 2, 3], [4, 5, 6]])]),
+            try vector([9, 12, 15]))
+        expectEqual(
+            try g.value(["x0": try matrix([[1, 2, 3], [4, 5, 6]]), "x1": try vector([1, 0, -1])]),
+            try vector([-2, -2]))
         // [2,1,3,4] @ [5,4,2] → [2,5,3,2]; checked against a naive triple loop.
         var rng = SplitMix64(label: "batched matmul")
-        let a = try rng.tensor([2, 1, 3, 4]), b = try rng.tensor([5, 4, 2])
+        let a = try rng.tensor([2, 1, 3, 4])
+        let b = try rng.tensor([5, 4, 2])
         var expected = [Double]()
-        for i in 0..<2 { for j in 0..<5 { for r in 0..<3 { for c in 0..<2 {
-            expected.append((0..<4).reduce(0) { $0 + a.data[i * 12 + r * 4 + $1] * b.data[j * 8 + $1 * 2 + c] })
-        } } } }
+        for i in 0..<2 {
+            for j in 0..<5 {
+                for r in 0..<3 {
+                    for c in 0..<2 {
+                        expected.append(
+                            (0..<4).reduce(0) { $0 + a.data[i * 12 + r * 4 + $1] * b.data[j * 8 + $1 * 2 + c] })
+                    }
+                }
+            }
+        }
         expectClose(try g.value(["x0": a, "x1": b]), try tensor([2, 5, 3, 2], expected), rtol: 1e-14)
     }
 
@@ -159,8 +180,9 @@ struct ForwardValueTests {
 
     @Test func concatAndSlice() throws {
         let c = try graph(inputs: ["a", "b"], node("y", .concat, "a", "b", attrs: ["axis": .int(-1)]))
-        expectEqual(try c.value(["a": try matrix([[1], [2]]), "b": try matrix([[3, 4], [5, 6]])]),
-                    try matrix([[1, 3, 4], [2, 5, 6]]))
+        expectEqual(
+            try c.value(["a": try matrix([[1], [2]]), "b": try matrix([[3, 4], [5, 6]])]),
+            try matrix([[1, 3, 4], [2, 5, 6]]))
         let x = try vector((0..<7).map(Double.init))
         let slices: [([Int], [Int], [Int]?, [Double])] = [
             ([1], [-1], [3], [1, 4]), ([-100], [3], nil, [0, 1, 2]), ([2], [100], nil, [2, 3, 4, 5, 6]),
@@ -173,11 +195,17 @@ struct ForwardValueTests {
             expectEqual(try g.value(["x": x]), try vector(expected), "slice \(starts):\(ends):\(steps ?? [1])")
         }
         let m = try matrix([[1, 2, 3], [4, 5, 6]])
-        let s = try graph(inputs: ["x"], node("y", .slice, "x", attrs: ["starts": .ints([1]), "ends": .ints([3]), "axes": .ints([-1])]))
+        let s = try graph(
+            inputs: ["x"],
+            node("y", .slice, "x", attrs: ["starts": .ints([1]), "ends": .ints([3]), "axes": .ints([-1])]))
         expectEqual(try s.value(["x": m]), try matrix([[2, 3], [5, 6]]))
-        let back = try graph(inputs: ["x"], node("y", .sliceBackward, "x", attrs: [
-            "shape": .ints([5]), "starts": .ints([1]), "ends": .ints([4]), "steps": .ints([2]),
-        ]))
+        let back = try graph(
+            inputs: ["x"],
+            node(
+                "y", .sliceBackward, "x",
+                attrs: [
+                    "shape": .ints([5]), "starts": .ints([1]), "ends": .ints([4]), "steps": .ints([2]),
+                ]))
         expectEqual(try back.value(["x": try vector([7, 8])]), try vector([0, 7, 0, 8, 0]))
     }
 
@@ -201,7 +229,8 @@ struct ForwardValueTests {
         let x = try vector([0, Foundation.log(3)])
         expectClose(try graph(inputs: ["x"], node("y", .logsumexp, "x")).value(["x": x]), scalar(Foundation.log(4)))
         expectClose(try graph(inputs: ["x"], node("y", .softmax, "x")).value(["x": x]), try vector([0.25, 0.75]))
-        expectClose(try graph(inputs: ["x"], node("y", .logSoftmax, "x")).value(["x": x]),
-                    try vector([Foundation.log(0.25), Foundation.log(0.75)]))
+        expectClose(
+            try graph(inputs: ["x"], node("y", .logSoftmax, "x")).value(["x": x]),
+            try vector([Foundation.log(0.25), Foundation.log(0.75)]))
     }
 }

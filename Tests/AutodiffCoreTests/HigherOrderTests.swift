@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 /// Batched seeds, Jacobians, forward mode, Hessian-vector products and the returned backward graph.
@@ -6,14 +7,16 @@ import Testing
 struct HigherOrderTests {
     /// loss = Σ tanh(x @ W + b): a one-layer MLP.
     static func mlp() throws -> Graph {
-        try graph(inputs: ["x", "W", "b"], node("h", .matmul, "x", "W"), node("z", .add, "h", "b"),
-                  node("t", .tanh, "z"), node("loss", .sum, "t"))
+        try graph(
+            inputs: ["x", "W", "b"], node("h", .matmul, "x", "W"), node("z", .add, "h", "b"),
+            node("t", .tanh, "z"), node("loss", .sum, "t"))
     }
 
     /// loss = Σ (softmax(q kᵀ) v)²: one attention head.
     static func attention() throws -> Graph {
-        try graph(inputs: ["q", "k", "v"], node("kt", .transpose, "k"), node("s", .matmul, "q", "kt"),
-                  node("a", .softmax, "s"), node("o", .matmul, "a", "v"), node("o2", .square, "o"), node("loss", .sum, "o2"))
+        try graph(
+            inputs: ["q", "k", "v"], node("kt", .transpose, "k"), node("s", .matmul, "q", "kt"),
+            node("a", .softmax, "s"), node("o", .matmul, "a", "v"), node("o2", .square, "o"), node("loss", .sum, "o2"))
     }
 
     static func randomValues(_ shapes: [String: [Int]], _ label: String) throws -> [String: Tensor] {
@@ -30,21 +33,25 @@ struct HigherOrderTests {
         let g = try Self.mlp()
         let values = try Self.randomValues(Self.mlpShapes, "batched")
         var rng = SplitMix64(label: "batched seeds")
-        let seedT = try rng.tensor([3, 3, 2]), seedLoss = try rng.tensor([3])
-        let batched = try g.backward(values: values, outputs: ["t", "loss"],
-                                     seeds: ["t": .tensor(seedT), "loss": .tensor(seedLoss)],
-                                     options: BackwardOptions(batched: true))
+        let seedT = try rng.tensor([3, 3, 2])
+        let seedLoss = try rng.tensor([3])
+        let batched = try g.backward(
+            values: values, outputs: ["t", "loss"],
+            seeds: ["t": .tensor(seedT), "loss": .tensor(seedLoss)],
+            options: BackwardOptions(batched: true))
         for k in 0..<3 {
             let rowT = try tensor([3, 2], Array(seedT.data[(k * 6)..<(k * 6 + 6)]))
-            let single = try g.backward(values: values, outputs: ["t", "loss"],
-                                        seeds: ["t": .tensor(rowT), "loss": .tensor(scalar(seedLoss.data[k]))])
+            let single = try g.backward(
+                values: values, outputs: ["t", "loss"],
+                seeds: ["t": .tensor(rowT), "loss": .tensor(scalar(seedLoss.data[k]))])
             for (name, x) in values {
                 let full = try #require(batched.gradients[name])
                 #expect(full.shape == [3] + x.shape, "batched gradient of \(name)")
                 let n = x.count
                 guard full.count == 3 * n else { continue }
-                expectClose(try tensor(x.shape, Array(full.data[(k * n)..<(k * n + n)])), try #require(single.gradients[name]),
-                            rtol: 1e-13, atol: 1e-15, "row \(k) of d/d\(name)")
+                expectClose(
+                    try tensor(x.shape, Array(full.data[(k * n)..<(k * n + n)])), try #require(single.gradients[name]),
+                    rtol: 1e-13, atol: 1e-15, "row \(k) of d/d\(name)")
             }
         }
     }
@@ -58,12 +65,14 @@ struct HigherOrderTests {
         }
         // Every seed needs the leading batch dimension, and the same B.
         expectError("seed_shape_mismatch", node: "y") {
-            _ = try g.backward(values: ["x": x], outputs: ["y"], seeds: ["y": .tensor(x)], options: BackwardOptions(batched: true))
+            _ = try g.backward(
+                values: ["x": x], outputs: ["y"], seeds: ["y": .tensor(x)], options: BackwardOptions(batched: true))
         }
         expectError("seed_shape_mismatch") {
-            _ = try g.backward(values: ["x": x], outputs: ["y", "s"],
-                               seeds: ["y": .tensor(try filled(1, [2, 3])), "s": .tensor(try filled(1, [4]))],
-                               options: BackwardOptions(batched: true))
+            _ = try g.backward(
+                values: ["x": x], outputs: ["y", "s"],
+                seeds: ["y": .tensor(try filled(1, [2, 3])), "s": .tensor(try filled(1, [4]))],
+                options: BackwardOptions(batched: true))
         }
     }
 
@@ -90,8 +99,9 @@ struct HigherOrderTests {
                     let slice = try tensor(x.shape, Array(J.data[(row * x.count)..<((row + 1) * x.count)]))
                     expectClose(slice, vjp, rtol: 1e-13, atol: 1e-15, "row \(row) of J[\(output)][\(input)] vs VJP")
                     let fd = try FiniteDifference.gradient(g, values, output: output, seed: e, input: input)
-                    expectClose(slice, fd, rtol: FiniteDifference.rtol, atol: FiniteDifference.atol,
-                                "row \(row) of J[\(output)][\(input)] vs finite differences")
+                    expectClose(
+                        slice, fd, rtol: FiniteDifference.rtol, atol: FiniteDifference.atol,
+                        "row \(row) of J[\(output)][\(input)] vs finite differences")
                 }
             }
         }
@@ -106,7 +116,8 @@ struct HigherOrderTests {
 
     @Test func jacobianOfAnUnconnectedInputIsZero() throws {
         let g = try graph(inputs: ["x", "z"], node("y", .mul, "x", "2"))
-        let J = try g.jacobian(values: ["x": try vector([1, 2]), "z": try matrix([[1, 2, 3]])], outputs: ["y"]).jacobian["y"]
+        let J = try g.jacobian(values: ["x": try vector([1, 2]), "z": try matrix([[1, 2, 3]])], outputs: ["y"])
+            .jacobian["y"]
         expectEqual(J?["x"], try matrix([[2, 0], [0, 2]]))
         expectEqual(J?["z"], try filled(0, [2, 1, 3]))
     }
@@ -117,17 +128,19 @@ struct HigherOrderTests {
         let g = try Self.attention()
         let values = try Self.randomValues(Self.attentionShapes, "jvp")
         var rng = SplitMix64(label: "tangents")
-        let tangents = ["q": try rng.tensor([2, 3]), "v": try rng.tensor([4, 3])]   // k has none: zero tangent
+        let tangents = ["q": try rng.tensor([2, 3]), "v": try rng.tensor([4, 3])]  // k has none: zero tangent
         let result = try g.jvp(values: values, outputs: ["o", "loss"], tangents: tangents)
         let h = 1e-6
         for output in ["o", "loss"] {
-            var plus = values, minus = values
+            var plus = values
+            var minus = values
             for (name, t) in tangents {
                 let x = values[name]!
                 plus[name] = try tensor(x.shape, zip(x.data, t.data).map { $0 + h * $1 })
                 minus[name] = try tensor(x.shape, zip(x.data, t.data).map { $0 - h * $1 })
             }
-            let yp = try g.value(output, plus), ym = try g.value(output, minus)
+            let yp = try g.value(output, plus)
+            let ym = try g.value(output, minus)
             let fd = try tensor(yp.shape, zip(yp.data, ym.data).map { ($0 - $1) / (2 * h) })
             expectClose(result.tangents[output], fd, rtol: 1e-5, atol: 1e-7, "J·t of \(output)")
         }
@@ -141,8 +154,10 @@ struct HigherOrderTests {
 
     @Test func hvpOfCubeIsSixXV() throws {
         // loss = Σ x³: gradient 3x², Hessian diag(6x). Dyadic values keep every product exact.
-        let g = try graph(inputs: ["x"], node("x2", .mul, "x", "x"), node("x3", .mul, "x2", "x"), node("loss", .sum, "x3"))
-        let x = try vector([1, 2, -3, 0.5]), v = try vector([1, 0.5, 2, -4])
+        let g = try graph(
+            inputs: ["x"], node("x2", .mul, "x", "x"), node("x3", .mul, "x2", "x"), node("loss", .sum, "x3"))
+        let x = try vector([1, 2, -3, 0.5])
+        let v = try vector([1, 0.5, 2, -4])
         let r = try g.hvp(values: ["x": x], output: "loss", vectors: ["x": v])
         expectEqual(r.output, scalar(1 + 8 - 27 + 0.125))
         expectEqual(r.gradients["x"], try vector([3, 12, 27, 0.75]))
@@ -151,7 +166,8 @@ struct HigherOrderTests {
 
     @Test("hvp matches finite differences of gradients", arguments: ["mlp", "attention"])
     func hvpMatchesFiniteDifferences(_ name: String) throws {
-        let (g, shapes) = name == "mlp" ? (try Self.mlp(), Self.mlpShapes) : (try Self.attention(), Self.attentionShapes)
+        let (g, shapes) =
+            name == "mlp" ? (try Self.mlp(), Self.mlpShapes) : (try Self.attention(), Self.attentionShapes)
         let values = try Self.randomValues(shapes, "hvp " + name)
         let vectors = try Self.randomValues(shapes, "hvp vectors " + name)
         let result = try g.hvp(values: values, output: "loss", vectors: vectors)
@@ -165,11 +181,13 @@ struct HigherOrderTests {
         let gp = try g.gradients(of: "loss", try shifted(1), seed: .ones)
         let gm = try g.gradients(of: "loss", try shifted(-1), seed: .ones)
         for input in shapes.keys.sorted() {
-            let p = gp[input]!, m = gm[input]!
+            let p = gp[input]!
+            let m = gm[input]!
             let fd = try tensor(p.shape, zip(p.data, m.data).map { ($0 - $1) / (2 * h) })
             expectClose(result.hvp[input], fd, rtol: 1e-5, atol: 1e-7, "\(name): Hv for \(input)")
-            expectClose(result.gradients[input], try g.gradients(of: "loss", values)[input]!, rtol: 1e-14, atol: 0,
-                        "\(name): gradient of \(input)")
+            expectClose(
+                result.gradients[input], try g.gradients(of: "loss", values)[input]!, rtol: 1e-14, atol: 0,
+                "\(name): gradient of \(input)")
         }
         // With wrt, only those inputs are returned; vectors for the others still count.
         let some = try g.hvp(values: values, output: "loss", vectors: vectors, wrt: [shapes.keys.sorted()[0]])
@@ -188,10 +206,12 @@ struct HigherOrderTests {
 
     @Test func returnedBackwardGraphGivesSecondDerivatives() throws {
         let g = try graph(inputs: ["x"], node("x2", .mul, "x", "x"), node("y", .mul, "x2", "x"))
-        let x = try vector([1, 2, -3]), seed = try vector([1, 0.5, 2])
-        let r = try g.backward(values: ["x": x], outputs: ["y"], seeds: ["y": .tensor(seed)],
-                               options: BackwardOptions(returnGraph: true))
-        expectEqual(r.gradients["x"], try vector([3, 6, 54]))   // 3x²·seed
+        let x = try vector([1, 2, -3])
+        let seed = try vector([1, 0.5, 2])
+        let r = try g.backward(
+            values: ["x": x], outputs: ["y"], seeds: ["y": .tensor(seed)],
+            options: BackwardOptions(returnGraph: true))
+        expectEqual(r.gradients["x"], try vector([3, 6, 54]))  // 3x²·seed
         let bg = try #require(r.backwardGraph)
         #expect(bg.graph.inputs.sorted() == ["seed:y", "x"])
         let gradNode = try #require(bg.outputs["x"])
@@ -208,7 +228,8 @@ struct HigherOrderTests {
     @Test func backwardGraphOfAnMLPMatchesTheGradients() throws {
         let g = try Self.mlp()
         let values = try Self.randomValues(Self.mlpShapes, "backward graph")
-        let r = try g.backward(values: values, outputs: ["loss"], seeds: [:], options: BackwardOptions(returnGraph: true))
+        let r = try g.backward(
+            values: values, outputs: ["loss"], seeds: [:], options: BackwardOptions(returnGraph: true))
         let bg = try #require(r.backwardGraph)
         let back = try Graph(bg.graph)
         var feed = values

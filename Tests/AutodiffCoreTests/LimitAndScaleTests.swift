@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AutodiffCore
 
 /// Limits refuse work before allocating it; long graphs neither overflow a stack nor need recursion.
@@ -10,21 +11,28 @@ struct LimitAndScaleTests {
         expectError("limit_exceeded", mentions: ["11", "10"]) {
             _ = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: Limits(maxNodes: 10))
         }
-        #expect(throws: Never.self) { _ = try Graph(GraphSpec(inputs: ["x"], nodes: Array(nodes.prefix(10))), limits: Limits(maxNodes: 10)) }
+        #expect(throws: Never.self) {
+            _ = try Graph(GraphSpec(inputs: ["x"], nodes: Array(nodes.prefix(10))), limits: Limits(maxNodes: 10))
+        }
     }
 
     @Test func hugeBroadcastIsRefusedUpFront() throws {
         // 10¹⁵ elements (8 PB): refused from the shape alone, before any allocation is attempted.
-        let g = try graph(inputs: ["x"], node("big", .broadcastTo, "x", attrs: ["shape": .ints([100_000, 100_000, 100_000])]),
-                          node("y", .sum, "big"))
+        let g = try graph(
+            inputs: ["x"], node("big", .broadcastTo, "x", attrs: ["shape": .ints([100_000, 100_000, 100_000])]),
+            node("y", .sum, "big"))
         expectError("limit_exceeded", node: "big") { _ = try g.forward(values: ["x": scalar(1)], outputs: ["y"]) }
-        expectError("limit_exceeded", node: "big") { _ = try g.backward(values: ["x": scalar(1)], outputs: ["y"], seeds: [:]) }
+        expectError("limit_exceeded", node: "big") {
+            _ = try g.backward(values: ["x": scalar(1)], outputs: ["y"], seeds: [:])
+        }
         // A shape whose element count overflows Int is refused too, not trapped on.
-        let overflow = try graph(inputs: ["x"], node("y", .broadcastTo, "x", attrs: ["shape": .ints([1 << 31, 1 << 31, 1 << 31])]))
+        let overflow = try graph(
+            inputs: ["x"], node("y", .broadcastTo, "x", attrs: ["shape": .ints([1 << 31, 1 << 31, 1 << 31])]))
         expectError("limit_exceeded", "invalid_attribute", node: "y") {
             _ = try overflow.forward(values: ["x": scalar(1)], outputs: ["y"])
         }
-        let reshape = try graph(inputs: ["x"], node("y", .reshape, "x", attrs: ["shape": .ints([1 << 40, 1 << 40, 0])]))
+        let reshape = try graph(
+            inputs: ["x"], node("y", .reshape, "x", attrs: ["shape": .ints([1 << 40, 1 << 40, 0])]))
         expectError("limit_exceeded", "invalid_attribute", node: "y") {
             _ = try reshape.forward(values: ["x": try vector([1])], outputs: ["y"])
         }
@@ -39,11 +47,13 @@ struct LimitAndScaleTests {
         // An intermediate: the outer product [10,1] @ [1,10] has 100 elements.
         let outer = try graph(inputs: ["a", "b"], node("h", .matmul, "a", "b"), node("y", .sum, "h"))
         expectError("limit_exceeded", node: "h") {
-            _ = try outer.forward(values: ["a": try filled(1, [10, 1]), "b": try filled(1, [1, 10])], outputs: ["y"], limits: limits)
+            _ = try outer.forward(
+                values: ["a": try filled(1, [10, 1]), "b": try filled(1, [1, 10])], outputs: ["y"], limits: limits)
         }
         // A constant, checked when the graph is built.
         expectError("limit_exceeded", node: "k") {
-            _ = try graph(inputs: ["x"], constants: ["k": try filled(1, [100])], limits: limits, node("y", .add, "x", "k"))
+            _ = try graph(
+                inputs: ["x"], constants: ["k": try filled(1, [100])], limits: limits, node("y", .add, "x", "k"))
         }
         // A seed.
         let seed = try graph(inputs: ["x"], node("y", .broadcastTo, "x", attrs: ["shape": .ints([100])]))
@@ -56,7 +66,9 @@ struct LimitAndScaleTests {
         // Four tensors of 100 float64 values each are 3200 bytes; allow 1000.
         let g = try graph(inputs: ["x"], node("a", .exp, "x"), node("b", .sin, "a"), node("y", .cos, "b"))
         let x = try filled(0.5, [100])
-        expectError("limit_exceeded") { _ = try g.forward(values: ["x": x], outputs: ["y"], limits: Limits(maxBytes: 1000)) }
+        expectError("limit_exceeded") {
+            _ = try g.forward(values: ["x": x], outputs: ["y"], limits: Limits(maxBytes: 1000))
+        }
         expectError("limit_exceeded") {
             _ = try g.backward(values: ["x": x], outputs: ["y"], seeds: ["y": .ones], limits: Limits(maxBytes: 1000))
         }
@@ -68,7 +80,8 @@ struct LimitAndScaleTests {
         // A 200×200 by 200×200 product is 8·10⁶ multiply-adds; allow 10⁵.
         let g = try graph(inputs: ["a"], node("y", .matmul, "a", "a"))
         expectError("limit_exceeded") {
-            _ = try g.forward(values: ["a": try filled(1, [200, 200])], outputs: ["y"], limits: Limits(maxWork: 100_000))
+            _ = try g.forward(
+                values: ["a": try filled(1, [200, 200])], outputs: ["y"], limits: Limits(maxWork: 100_000))
         }
     }
 
@@ -76,7 +89,8 @@ struct LimitAndScaleTests {
         // A 1000×1000 Jacobian is 10⁶ elements.
         let g = try graph(inputs: ["x"], node("y", .exp, "x"))
         expectError("limit_exceeded") {
-            _ = try g.jacobian(values: ["x": try filled(0, [1000])], outputs: ["y"], limits: Limits(maxElements: 100_000))
+            _ = try g.jacobian(
+                values: ["x": try filled(0, [1000])], outputs: ["y"], limits: Limits(maxElements: 100_000))
         }
     }
 
@@ -95,13 +109,15 @@ struct LimitAndScaleTests {
         let n = 20_000
         var nodes = [node("n0", .matmul, "x", "w")]
         for i in 1..<n { nodes.append(node("n\(i)", .matmul, "n\(i - 1)", "w")) }
-        let g = try Graph(GraphSpec(inputs: ["x"], constants: ["w": try filled(1.0 / 16, [16, 16])], nodes: nodes),
-                          limits: Self.chainLimits)
+        let g = try Graph(
+            GraphSpec(inputs: ["x"], constants: ["w": try filled(1.0 / 16, [16, 16])], nodes: nodes),
+            limits: Self.chainLimits)
         let clock = ContinuousClock()
         let start = clock.now
         expectError("deadline_exceeded") {
-            _ = try g.forward(values: ["x": try filled(1, [16, 16])], outputs: ["n\(n - 1)"], limits: Self.chainLimits,
-                              deadline: start + .milliseconds(10))
+            _ = try g.forward(
+                values: ["x": try filled(1, [16, 16])], outputs: ["n\(n - 1)"], limits: Self.chainLimits,
+                deadline: start + .milliseconds(10))
         }
         #expect(clock.now - start < .seconds(5), "the run went on for \(clock.now - start) after a 10 ms deadline")
     }
@@ -118,9 +134,10 @@ struct LimitAndScaleTests {
         for i in 1..<n { nodes.append(node("n\(i)", .mul, "n\(i - 1)", "1.0000001")) }
         nodes.reverse()
         let g = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: Self.chainLimits)
-        let r = try g.backward(values: ["x": try vector([2, -1])], outputs: ["n\(n - 1)"], seeds: ["n\(n - 1)": .ones],
-                               limits: Self.chainLimits)
-        let factor = Foundation.pow(1.0000001, Double(n))    // e^0.01 up to rounding
+        let r = try g.backward(
+            values: ["x": try vector([2, -1])], outputs: ["n\(n - 1)"], seeds: ["n\(n - 1)": .ones],
+            limits: Self.chainLimits)
+        let factor = Foundation.pow(1.0000001, Double(n))  // e^0.01 up to rounding
         expectClose(r.gradients["x"], try vector([factor, factor]), rtol: 1e-9)
         expectClose(r.outputs["n\(n - 1)"], try vector([2 * factor, -factor]), rtol: 1e-9)
     }
@@ -142,16 +159,21 @@ struct LimitAndScaleTests {
         var nodes = [node("n0", .mul, "x", "x")]
         for i in 1..<n { nodes.append(node("n\(i)", .add, "n\(i - 1)", "1")) }
         let g = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: Self.chainLimits)
-        let out = "n\(n - 1)", x = ["x": scalar(3)], limits = Self.chainLimits
-        expectEqual(try g.jvp(values: x, outputs: [out], tangents: ["x": scalar(0.5)], limits: limits).tangents[out], scalar(3))
+        let out = "n\(n - 1)"
+        let x = ["x": scalar(3)]
+        let limits = Self.chainLimits
+        expectEqual(
+            try g.jvp(values: x, outputs: [out], tangents: ["x": scalar(0.5)], limits: limits).tangents[out], scalar(3))
         expectEqual(try g.jacobian(values: x, outputs: [out], limits: limits).jacobian[out]?["x"], scalar(6))
         let hvp = try g.hvp(values: x, output: out, vectors: ["x": scalar(0.5)], limits: limits)
         expectEqual(hvp.output, scalar(9 + Double(n - 1)))
         expectEqual(hvp.hvp["x"], scalar(1))
-        let r = try g.backward(values: x, outputs: [out], seeds: [:], options: BackwardOptions(returnGraph: true), limits: limits)
+        let r = try g.backward(
+            values: x, outputs: [out], seeds: [:], options: BackwardOptions(returnGraph: true), limits: limits)
         let returned = try #require(r.backwardGraph)
         let back = try Graph(returned.graph, limits: limits)
-        expectEqual(try back.value(try #require(returned.outputs["x"]), ["x": scalar(3), "seed:\(out)": scalar(1)]), scalar(6))
+        expectEqual(
+            try back.value(try #require(returned.outputs["x"]), ["x": scalar(3), "seed:\(out)": scalar(1)]), scalar(6))
     }
 
     @Test func hundredThousandNodeCycleIsFound() {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 /// Central finite differences against reverse mode for every op, and coverage of the op table.

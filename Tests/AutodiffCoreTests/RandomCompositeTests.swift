@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 /// Random compositions of smooth ops, with broadcasting, shared subexpressions and reductions, checked
@@ -29,8 +30,10 @@ struct RandomCompositeTests {
             } else if roll < 0.9 {
                 nodes.append(node(id, .softmax, pick(recent, &rng), attrs: ["axis": .int(-1)]))
             } else {
-                nodes.append(node(id, pick(reductions, &rng), pick(recent, &rng),
-                                  attrs: ["axes": .ints([-1]), "keepdims": .bool(true)]))
+                nodes.append(
+                    node(
+                        id, pick(reductions, &rng), pick(recent, &rng),
+                        attrs: ["axes": .ints([-1]), "keepdims": .bool(true)]))
             }
             names.append(id)
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 /// Nothing a client sends may crash the process: random, often malformed graphs, attributes, values
@@ -34,7 +35,9 @@ struct RobustnessTests {
         }
 
         mutating func attribute(_ kind: AttributeSpec.Kind) -> AttributeValue {
-            if chance(0.1) { return [.string("x"), .bool(true), .null, .array([.string("a")]), .number(0.5)][int(0...4)] }
+            if chance(0.1) {
+                return [.string("x"), .bool(true), .null, .array([.string("a")]), .number(0.5)][int(0...4)]
+            }
             switch kind {
             case .int: return .int(index())
             case .ints: return .ints((0..<int(0...4)).map { _ in index() })
@@ -56,7 +59,8 @@ struct RobustnessTests {
                 }
                 if chance(0.05) { count = int(0...4) }
                 let args: [ArgumentSpec] = (0..<count).map { _ in
-                    chance(0.15) ? .number(number()) : .name(chance(0.02) ? "missing" : names[int(0...(names.count - 1))])
+                    chance(0.15)
+                        ? .number(number()) : .name(chance(0.02) ? "missing" : names[int(0...(names.count - 1))])
                 }
                 var attrs: [String: AttributeValue] = [:]
                 for spec in op.attributes where spec.required || chance(0.6) {
@@ -99,23 +103,29 @@ struct RobustnessTests {
             attempt("graph", iteration) {
                 let graph = try Graph(spec, limits: limits)
                 attempt("backward", iteration) {
-                    let r = try graph.backward(values: values, outputs: [output], seeds: [output: seed],
-                                               options: BackwardOptions(returnGraph: gen.chance(0.3)), limits: limits)
+                    let r = try graph.backward(
+                        values: values, outputs: [output], seeds: [output: seed],
+                        options: BackwardOptions(returnGraph: gen.chance(0.3)), limits: limits)
                     evaluated += 1
                     for input in inputs {
-                        #expect(r.gradients[input]?.shape == values[input]?.shape, "iteration \(iteration): gradient shape")
+                        #expect(
+                            r.gradients[input]?.shape == values[input]?.shape, "iteration \(iteration): gradient shape")
                     }
                     if let returned = r.backwardGraph {
-                        attempt("backward graph", iteration) { _ = try Graph(returned.graph, limits: Limits(maxNodes: 1000)) }
+                        attempt("backward graph", iteration) {
+                            _ = try Graph(returned.graph, limits: Limits(maxNodes: 1000))
+                        }
                     }
                 }
                 attempt("jvp", iteration) {
-                    _ = try graph.jvp(values: values, outputs: [output], tangents: ["a": gen.tensor(values["a"]!.shape)],
-                                      limits: limits)
+                    _ = try graph.jvp(
+                        values: values, outputs: [output], tangents: ["a": gen.tensor(values["a"]!.shape)],
+                        limits: limits)
                 }
                 attempt("hvp", iteration) {
-                    _ = try graph.hvp(values: values, output: output, vectors: ["b": gen.tensor(values["b"]!.shape)],
-                                      limits: limits)
+                    _ = try graph.hvp(
+                        values: values, output: output, vectors: ["b": gen.tensor(values["b"]!.shape)],
+                        limits: limits)
                 }
             }
         }

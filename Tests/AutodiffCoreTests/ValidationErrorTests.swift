@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 /// Every typed error a client can provoke: its contract code, the node at fault, and a message that
@@ -44,8 +45,9 @@ struct ValidationErrorTests {
         expectError("cycle", node: "a") { _ = try graph(inputs: ["x"], node("a", .add, "a", "1")) }
         // A two-node cycle behind a valid prefix: the error names a node on the cycle, not h.
         let error = #expect(throws: AutodiffError.self) {
-            _ = try graph(inputs: ["x"], node("h", .exp, "x"), node("c1", .add, "h", "c2"), node("c2", .mul, "c1", "2"),
-                          node("y", .sum, "c2"))
+            _ = try graph(
+                inputs: ["x"], node("h", .exp, "x"), node("c1", .add, "h", "c2"), node("c2", .mul, "c1", "2"),
+                node("y", .sum, "c2"))
         }
         #expect(error?.code == "cycle")
         #expect(["c1", "c2"].contains(error?.node ?? ""), "cycle names \(error?.node ?? "nil")")
@@ -63,15 +65,15 @@ struct ValidationErrorTests {
     @Test func attributeNamesAndKinds() {
         let x = ["x": try! matrix([[1, 2], [3, 4]])]
         let bad: [(Op, [String: AttributeValue], String)] = [
-            (.sum, ["axis": .ints([0])], "axis"),              // sum takes axes
-            (.exp, ["alpha": .number(1)], "alpha"),             // exp takes none
+            (.sum, ["axis": .ints([0])], "axis"),  // sum takes axes
+            (.exp, ["alpha": .number(1)], "alpha"),  // exp takes none
             (.sum, ["keepdims": .string("yes")], "keepdims"),
             (.sum, ["axes": .number(1.5)], "axes"),
             (.sum, ["axes": .array([.number(0.5)])], "axes"),
             (.transpose, ["perm": .string("reverse")], "perm"),
             (.gelu, ["approximate": .string("fast")], "approximate"),
             (.leakyRelu, ["negative_slope": .string("0.1")], "negative_slope"),
-            (.reshape, [:], "shape"),                           // required
+            (.reshape, [:], "shape"),  // required
             (.softmax, ["axis": .number(0.5)], "axis"),
         ]
         for (op, attrs, name) in bad {
@@ -89,23 +91,25 @@ struct ValidationErrorTests {
             (.transpose, ["perm": .ints([0])], "perm"),
             (.sum, ["axes": .ints([2])], "axes"),
             (.max, ["axes": .ints([-3])], "axes"),
-            (.sum, ["axes": .ints([0, -2])], "axes"),                   // the same axis twice
+            (.sum, ["axes": .ints([0, -2])], "axes"),  // the same axis twice
             (.softmax, ["axis": .int(2)], "axis"),
             (.logSoftmax, ["axis": .int(-3)], "axis"),
             (.concat, ["axis": .int(2)], "axis"),
             (.reshape, ["shape": .ints([-1, -1])], "shape"),
-            (.reshape, ["shape": .ints([4, 2])], "shape"),               // 8 elements for 6
-            (.reshape, ["shape": .ints([-1, 4])], "shape"),              // 6 is not a multiple of 4
+            (.reshape, ["shape": .ints([4, 2])], "shape"),  // 8 elements for 6
+            (.reshape, ["shape": .ints([-1, 4])], "shape"),  // 6 is not a multiple of 4
             (.reshape, ["shape": .ints([-2, 3])], "shape"),
             (.unsqueeze, ["axes": .ints([0, 0])], "axes"),
-            (.unsqueeze, ["axes": .ints([4])], "axes"),                 // output rank is 3
+            (.unsqueeze, ["axes": .ints([4])], "axes"),  // output rank is 3
             (.slice, ["starts": .ints([0]), "ends": .ints([1]), "steps": .ints([0])], "steps"),
             (.slice, ["starts": .ints([0]), "ends": .ints([1]), "steps": .ints([-1])], "steps"),
             (.slice, ["starts": .ints([0, 1]), "ends": .ints([1])], "starts"),
             (.slice, ["starts": .ints([0]), "ends": .ints([1]), "axes": .ints([2])], "axes"),
         ]
         for (op, attrs, name) in bad {
-            expectError("invalid_attribute", node: "y", mentions: [name]) { try run(["x"], x, node("y", op, "x", attrs: attrs)) }
+            expectError("invalid_attribute", node: "y", mentions: [name]) {
+                try run(["x"], x, node("y", op, "x", attrs: attrs))
+            }
         }
         // A reshape that cannot hold the elements names both shapes.
         expectError("invalid_attribute", node: "y", mentions: ["[4,2]", "[2,3]"]) {
@@ -134,8 +138,10 @@ struct ValidationErrorTests {
         expectError("shape_mismatch", node: "y", mentions: ["[3]", "[4]"]) {
             try run(["a", "b"], ["a": try filled(1, [3]), "b": try filled(1, [4])], node("y", .matmul, "a", "b"))
         }
-        expectError("shape_mismatch", node: "y") {   // batch dims 2 and 3 do not broadcast
-            try run(["a", "b"], ["a": try filled(1, [2, 2, 3]), "b": try filled(1, [3, 3, 2])], node("y", .matmul, "a", "b"))
+        expectError("shape_mismatch", node: "y") {  // batch dims 2 and 3 do not broadcast
+            try run(
+                ["a", "b"], ["a": try filled(1, [2, 2, 3]), "b": try filled(1, [3, 3, 2])], node("y", .matmul, "a", "b")
+            )
         }
         expectError("shape_mismatch", node: "y", mentions: ["[2,3]", "[2,4]"]) {
             try run(["a", "b"], ["a": m23, "b": try filled(1, [2, 4])], node("y", .concat, "a", "b"))
@@ -147,9 +153,13 @@ struct ValidationErrorTests {
             try run(["c", "a"], ["c": try filled(1, [4]), "a": m23], node("y", .where, "c", "a", "1"))
         }
         expectError("invalid_attribute", "shape_mismatch", node: "y") {
-            try run(["x"], ["x": try filled(1, [4])], node("y", .sliceBackward, "x", attrs: [
-                "shape": .ints([6]), "starts": .ints([1]), "ends": .ints([4]),
-            ]))
+            try run(
+                ["x"], ["x": try filled(1, [4])],
+                node(
+                    "y", .sliceBackward, "x",
+                    attrs: [
+                        "shape": .ints([6]), "starts": .ints([1]), "ends": .ints([4]),
+                    ]))
         }
         expectError("invalid_attribute", "shape_mismatch", node: "y") {
             try run(["x"], ["x": scalar(1)], node("y", .matmul, "x", "x"))
@@ -159,8 +169,9 @@ struct ValidationErrorTests {
     @Test func theFaultyNodeIsNamedDeepInAGraph() throws {
         // h = x @ W is fine; z = h + b is not: [1,4] + [3].
         expectError("shape_mismatch", node: "z", mentions: ["[1,4]", "[3]"]) {
-            try run(["x", "W", "b"], ["x": try filled(1, [1, 2]), "W": try filled(1, [2, 4]), "b": try filled(1, [3])],
-                    node("h", .matmul, "x", "W"), node("z", .add, "h", "b"), node("y", .sum, "z"))
+            try run(
+                ["x", "W", "b"], ["x": try filled(1, [1, 2]), "W": try filled(1, [2, 4]), "b": try filled(1, [3])],
+                node("h", .matmul, "x", "W"), node("z", .add, "h", "b"), node("y", .sum, "z"))
         }
     }
 
@@ -179,7 +190,7 @@ struct ValidationErrorTests {
         expectError("invalid_request", node: "q") {
             _ = try g.backward(values: values, outputs: ["s"], seeds: [:], wrt: ["q"])
         }
-        expectError("invalid_request", node: "y") {   // a seed for something that is not an output
+        expectError("invalid_request", node: "y") {  // a seed for something that is not an output
             _ = try g.backward(values: values, outputs: ["s"], seeds: ["y": .ones])
         }
         expectError("invalid_request", "unknown_name", node: "nope") {
@@ -191,7 +202,9 @@ struct ValidationErrorTests {
     }
 
     @Test func invalidTensors() {
-        expectError("invalid_request", mentions: ["[2,3]", "5"]) { _ = try Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5]) }
+        expectError("invalid_request", mentions: ["[2,3]", "5"]) {
+            _ = try Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5])
+        }
         expectError("invalid_request") { _ = try Tensor(shape: [-1], data: []) }
         expectError("invalid_request", "limit_exceeded") { _ = try Tensor(shape: [1 << 62, 1 << 62], data: []) }
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 // Terse construction of tensors, attributes and graphs for the tests.
@@ -66,9 +67,12 @@ func graph(
 /// The graph `y = op(x0, x1, …)` over inputs `x0…x(arity-1)`.
 func single(_ op: Op, arity: Int, attrs: [String: AttributeValue] = [:]) throws -> Graph {
     let inputs = (0..<arity).map { "x\($0)" }
-    return try Graph(GraphSpec(inputs: inputs, nodes: [
-        NodeSpec(id: "y", op: op.rawValue, args: inputs.map(ArgumentSpec.name), attrs: attrs),
-    ]))
+    return try Graph(
+        GraphSpec(
+            inputs: inputs,
+            nodes: [
+                NodeSpec(id: "y", op: op.rawValue, args: inputs.map(ArgumentSpec.name), attrs: attrs)
+            ]))
 }
 
 extension Graph {
@@ -96,7 +100,8 @@ extension Graph {
     }
 
     /// The gradient of `output` (seed ones unless given) with respect to one input.
-    func gradient(_ output: String, _ values: [String: Tensor], wrt input: String, seed: Seed = .ones) throws -> Tensor {
+    func gradient(_ output: String, _ values: [String: Tensor], wrt input: String, seed: Seed = .ones) throws -> Tensor
+    {
         let gradients = try gradients(of: output, values, seed: seed, wrt: [input])
         return try #require(gradients[input], "backward returned no gradient for \(input)")
     }

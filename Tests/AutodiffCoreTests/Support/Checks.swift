@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 // MARK: Comparing tensors
@@ -50,18 +51,21 @@ func expectError(
 ) {
     do {
         try body()
-        Issue.record("expected error \(codes.joined(separator: " or ")), but nothing was thrown",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "expected error \(codes.joined(separator: " or ")), but nothing was thrown",
+            sourceLocation: sourceLocation)
     } catch let error as AutodiffError {
         #expect(codes.contains(error.code), "got \(error)", sourceLocation: sourceLocation)
         if let node {
-            #expect(error.node == node, "error names \(error.node ?? "nil"), expected \(node): \(error)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                error.node == node, "error names \(error.node ?? "nil"), expected \(node): \(error)",
+                sourceLocation: sourceLocation)
         }
         let message = error.message.filter { $0 != " " }
         for mention in mentions {
-            #expect(message.contains(mention.filter { $0 != " " }),
-                    "message should mention \(mention): \(error.message)", sourceLocation: sourceLocation)
+            #expect(
+                message.contains(mention.filter { $0 != " " }),
+                "message should mention \(mention): \(error.message)", sourceLocation: sourceLocation)
         }
         #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
     } catch {
@@ -121,13 +125,15 @@ enum FiniteDifference {
             let x = try #require(values[input])
             let got = result.gradients[input]
             if zeroGradient.contains(input) {
-                expectEqual(got, try filled(0, x.shape), "\(label): gradient of \(input) (none)",
-                            sourceLocation: sourceLocation)
+                expectEqual(
+                    got, try filled(0, x.shape), "\(label): gradient of \(input) (none)",
+                    sourceLocation: sourceLocation)
                 continue
             }
             let expected = try gradient(graph, values, output: output, seed: seed, input: input)
-            expectClose(got, expected, rtol: rtol, atol: atol, "\(label): d/d\(input) vs finite differences",
-                        sourceLocation: sourceLocation)
+            expectClose(
+                got, expected, rtol: rtol, atol: atol, "\(label): d/d\(input) vs finite differences",
+                sourceLocation: sourceLocation)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AutodiffCore
 
 // The finite-difference cases of every op: shapes, broadcasting, attribute paths and the domains
@@ -20,7 +21,8 @@ struct Domain: Sendable {
     /// Away from 0, for `prod`: moderate magnitudes.
     static let factors = Domain(lo: -1.5, hi: 1.5, avoid: [0], margin: 0.4)
     /// Away from integers and half-integers (the kinks of sign, floor, ceil, round).
-    static let offGrid = Domain(lo: -3, hi: 3, avoid: stride(from: -3.0, through: 3.0, by: 0.5).map { $0 }, margin: 0.05)
+    static let offGrid = Domain(
+        lo: -3, hi: 3, avoid: stride(from: -3.0, through: 3.0, by: 0.5).map { $0 }, margin: 0.05)
 
     static func avoiding(_ points: Double...) -> Domain {
         Domain(lo: -2, hi: 2, avoid: points)
@@ -91,7 +93,8 @@ struct OpCase: Sendable, CustomTestStringConvertible {
             switch arg {
             case .input(let shape, let domain), .noGradient(let shape, let domain):
                 inputs.append(name)
-                values[name] = try Tensor(shape: shape, data: (0..<elementCount(shape)).map { _ in domain.sample(&rng) })
+                values[name] = try Tensor(
+                    shape: shape, data: (0..<elementCount(shape)).map { _ in domain.sample(&rng) })
                 if case .noGradient = arg { zero.insert(name) }
                 argNames.append(name)
             case .constant(let t):
@@ -103,7 +106,8 @@ struct OpCase: Sendable, CustomTestStringConvertible {
                 argNames.append(argNames[other])
             }
         }
-        let spec = GraphSpec(inputs: inputs, constants: constants, nodes: [nodeSpec("y", op.rawValue, argNames, attrs: attrs)])
+        let spec = GraphSpec(
+            inputs: inputs, constants: constants, nodes: [nodeSpec("y", op.rawValue, argNames, attrs: attrs)])
         return (try Graph(spec), values, zero)
     }
 }
@@ -208,7 +212,7 @@ enum OpCases {
             unaryShapes.map { OpCase(op, [.noGradient($0, .offGrid)]) }
         case .where:
             [
-                OpCase(op, [.constant(try! matrix([[1, 0, -2], [0, 0.5, 0]])), .input([2, 3], .any), .input([2, 3], .any)]),
+                OpCase(op, [.constant(T([2, 3], [1, 0, -2, 0, 0.5, 0])), .input([2, 3], .any), .input([2, 3], .any)]),
                 OpCase(op, [.noGradient([2, 3], .choices(0, 1, -2)), .input([3], .any), .input([], .any)]),
                 OpCase(op, [.noGradient([2, 1], .choices(0, 1)), .input([2, 3], .any), .input([1, 3], .any)]),
                 OpCase(op, [.noGradient([], .choices(1)), .input([2], .any), .input([2], .any)]),
@@ -261,8 +265,10 @@ enum OpCases {
             [
                 ([6], [1], [4], nil, nil), ([6], [-3], [-1], nil, nil), ([6], [2], [100], nil, nil),
                 ([6], [-100], [3], nil, nil), ([7], [0], [7], nil, [2]), ([7], [1], [-1], nil, [3]),
-                ([3, 5], [1], [4], [1], nil), ([3, 5], [1], [4], [-1], nil), ([3, 5], [0, 1], [3, 5], [0, 1], [2, 2]),
-                ([2, 3, 4], [1, 0], [2, 100], [0, 2], nil), ([5], [3], [1], nil, nil), ([4, 5], [1, 1], [3, 4], nil, nil),
+                ([3, 5], [1], [4], [1], nil), ([3, 5], [1], [4], [-1], nil),
+                ([3, 5], [0, 1], [3, 5], [0, 1], [2, 2]),
+                ([2, 3, 4], [1, 0], [2, 100], [0, 2], nil), ([5], [3], [1], nil, nil),
+                ([4, 5], [1, 1], [3, 4], nil, nil),
                 ([6], [1], [Int.max], nil, nil), ([6], [Int.min], [-2], nil, [2]),  // ONNX "to the end" sentinels
             ].map { (shape: [Int], starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) in
                 var attrs: [String: AttributeValue] = ["starts": .ints(starts), "ends": .ints(ends)]
@@ -275,7 +281,9 @@ enum OpCases {
                 ([3], [6], [1], [4], nil, nil), ([3, 3], [3, 5], [1], [4], [1], nil), ([2], [7], [1], [-1], nil, [3]),
                 ([4], [6], [2], [100], nil, nil), ([2, 2], [3, 5], [0, 1], [3, 5], [0, 1], [2, 3]),
             ].map { (arg: [Int], shape: [Int], starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?) in
-                var attrs: [String: AttributeValue] = ["shape": .ints(shape), "starts": .ints(starts), "ends": .ints(ends)]
+                var attrs: [String: AttributeValue] = [
+                    "shape": .ints(shape), "starts": .ints(starts), "ends": .ints(ends),
+                ]
                 if let axes { attrs["axes"] = .ints(axes) }
                 if let steps { attrs["steps"] = .ints(steps) }
                 return OpCase(op, [.input(arg, .any)], attrs)
