@@ -6,7 +6,10 @@ import Testing
 /// Reverse mode as a user calls it: seeds, several outputs, unconnected inputs, exact gradient shapes.
 @Suite("Backward")
 struct BackwardTests {
-    let square = try! graph(inputs: ["x"], node("y", .mul, "x", "x"), node("s", .sum, "y"))
+    /// y = x·x and s = sum(y).
+    var square: Graph {
+        get throws { try graph(inputs: ["x"], node("y", .mul, "x", "x"), node("s", .sum, "y")) }
+    }
 
     @Test func foundingExample() throws {
         let x = try vector([1, 2, 3])

@@ -63,7 +63,7 @@ struct ValidationErrorTests {
     // MARK: Attributes
 
     @Test func attributeNamesAndKinds() {
-        let x = ["x": try! matrix([[1, 2], [3, 4]])]
+        let x = ["x": T([2, 2], [1, 2, 3, 4])]
         let bad: [(Op, [String: AttributeValue], String)] = [
             (.sum, ["axis": .ints([0])], "axis"),  // sum takes axes
             (.exp, ["alpha": .number(1)], "alpha"),  // exp takes none
