@@ -145,6 +145,9 @@ struct HigherOrderTests {
             expectClose(result.tangents[output], fd, rtol: 1e-5, atol: 1e-7, "J·t of \(output)")
         }
         expectEqual(result.outputs["o"], try g.value("o", values))
+        expectError("invalid_request", node: "nope") {
+            _ = try g.jvp(values: values, outputs: ["o"], tangents: ["nope": scalar(1)])
+        }
         expectError("invalid_request", "seed_shape_mismatch", node: "q") {
             _ = try g.jvp(values: values, outputs: ["o"], tangents: ["q": try filled(1, [3, 2])])
         }
