@@ -70,7 +70,8 @@ import Testing
     }
 
     @Test func everyExampleAnswersAsDocumented() throws {
-        let server = try ServerProcess()
+        // The reference shows a two-worker pool in its /readyz example.
+        let server = try ServerProcess(arguments: ["--workers", "2"])
         defer { _ = server.terminate() }
         let examples = Self.examples()
         #expect(examples.count >= 10)

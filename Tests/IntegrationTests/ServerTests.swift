@@ -39,6 +39,50 @@ import Testing
         #expect(server.logText.contains("draining"))
     }
 
+    @Test func sigtermDrainsInFlightWorkThenExitsCleanly() throws {
+        let server = try ServerProcess(arguments: ["--workers", "1"])
+        // x = J/n (all entries 1/n) is idempotent under matmul, so s = Σ x⁷ = n; with n = 300 the
+        // six products keep a debug build busy for a few seconds.
+        let n = 300
+        var nodes = [#"{"id":"m1","op":"matmul","args":["x","x"]}"#]
+        for k in 2...6 { nodes.append(#"{"id":"m\#(k)","op":"matmul","args":["m\#(k - 1)","x"]}"#) }
+        nodes.append(#"{"id":"s","op":"sum","args":["m6"]}"#)
+        let data = Array(repeating: "\(1.0 / Double(n))", count: n * n).joined(separator: ",")
+        let body = #"{"graph":{"inputs":["x"],"nodes":[\#(nodes.joined(separator: ","))]},"#
+            + #""values":{"x":{"shape":[\#(n),\#(n)],"data":[\#(data)]}},"outputs":["s"]}"#
+        let inFlight = try startCurlPost(server.baseURL + "/v1/forward", body)
+
+        // Wait (bounded) until the call occupies the worker, then ask the server to stop.
+        for _ in 0..<2_000 {
+            if !inFlight.process.isRunning || busyWorkers(server) == 1 { break }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        let wasInFlight = inFlight.process.isRunning
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(wasInFlight, "the call finished before SIGTERM, so draining was not exercised")
+        // Readiness goes away (503, or the listener closed) while the call is still computing.
+        var ready = true
+        for _ in 0..<2_000 {
+            ready = (try? curl([server.baseURL + "/readyz"]).status) == 200
+            if !ready { break }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        #expect(!ready)
+
+        let reply = finishCurl(inFlight)
+        #expect(reply.status == 200, "\(reply.body)")
+        let s = ((reply.json as? [String: Any])?["outputs"] as? [String: Any])?["s"] as? NSNumber
+        #expect(abs((s?.doubleValue ?? 0) - Double(n)) < 1e-6)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0, "\(server.logText)")
+    }
+
+    /// `busy` from `/readyz`, or nil.
+    func busyWorkers(_ server: ServerProcess) -> Int? {
+        let reply = try? curl([server.baseURL + "/readyz"])
+        return ((reply?.json as? [String: Any])?["busy"] as? NSNumber)?.intValue
+    }
+
     @Test func hostileBodiesGetClientErrorsAndTheServerSurvives() throws {
         let server = try ServerProcess(arguments: ["--max-body-bytes", "1000000"])
         let deep = try curlPost(server.baseURL + "/v1/forward", String(repeating: "[", count: 100_000))

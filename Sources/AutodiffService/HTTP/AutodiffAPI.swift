@@ -90,9 +90,15 @@ struct AutodiffAPI: Sendable {
         Self.json(Array(#"{"status":"ok"}"#.utf8))
     }
 
+    /// 200 with the pool's load while accepting work, `503 shutting_down` while draining.
     func ready() throws -> Response {
         guard readiness.isAccepting else { throw APIError.shuttingDown }
-        return Self.json(Array(#"{"status":"ready"}"#.utf8))
+        let load = pool.load
+        let body: JSONOutput = .object([
+            ("status", .string("ready")),
+            ("workers", .integer(pool.workers)), ("busy", .integer(load.running)), ("queued", .integer(load.waiting)),
+        ])
+        return Self.json((try? body.serialized()) ?? [])
     }
 
     // MARK: Plumbing

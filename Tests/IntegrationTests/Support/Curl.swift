@@ -28,6 +28,36 @@ func curlPost(_ url: String, _ body: String) throws -> CurlReply {
 
 /// Runs a program to completion, feeding it `input`, and returns its standard output.
 func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> String {
+    try start(executable, arguments, input: input).finish()
+}
+
+/// A program started by `start`, whose output `finish` collects.
+struct RunningProgram {
+    let process: Process
+    let stdout: Pipe
+
+    func finish() -> String {
+        let data = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Starts `curl` POSTing `body` and returns at once; `finishCurl` waits for its reply.
+func startCurlPost(_ url: String, _ body: String) throws -> RunningProgram {
+    try start(
+        "/usr/bin/env",
+        ["curl", "-s", "-S", "--max-time", "120", "-w", "\n%{http_code}", "-X", "POST", "--data-binary", "@-", url],
+        input: body)
+}
+
+func finishCurl(_ program: RunningProgram) -> CurlReply {
+    let lines = program.finish().split(separator: "\n", omittingEmptySubsequences: false)
+    return CurlReply(status: lines.last.flatMap { Int($0) } ?? 0, body: lines.dropLast().joined(separator: "\n"))
+}
+
+/// Starts a program, feeding it `input` from another thread.
+func start(_ executable: String, _ arguments: [String], input: String? = nil) throws -> RunningProgram {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -43,7 +73,5 @@ func run(_ executable: String, _ arguments: [String], input: String? = nil) thro
         writer.write(bytes)
         try? writer.close()
     }
-    let data = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    return RunningProgram(process: process, stdout: stdout)
 }
