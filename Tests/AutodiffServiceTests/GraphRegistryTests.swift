@@ -20,6 +20,7 @@ import Testing
             #expect(id.dropFirst("sha256-".count).allSatisfy { "0123456789abcdef".contains($0) })
             #expect(reply.json["inputs"][0].string == "x")
             #expect(reply.json["nodes"].int == 3)
+            #expect(reply.headers[.location] == "/v1/graphs/\(id)")
             let again = try await register(Graphs.cubeSum, on: client)
             #expect(again.json["graph_id"].string == id)
         }

@@ -71,7 +71,9 @@ struct AutodiffAPI: Sendable {
             ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
             ("nodes", .integer(registered.nodeCount)),
         ])
-        return Self.json(try reply.serialized(), status: .created)
+        var response = Self.json(try reply.serialized(), status: .created)
+        response.headers[.location] = "/v1/graphs/\(registered.id)"
+        return response
     }
 
     /// `GET /v1/graphs/{id}` → the graph in its canonical form.
