@@ -2,6 +2,8 @@ import Foundation
 
 /// Read-only access to a JSON document parsed by Foundation, for assertions.
 /// Missing keys and wrong types read as `JSON(nil)`, so a chain of subscripts never traps.
+///
+/// `@unchecked Sendable`: the Foundation tree is built once in `init` and only read afterwards.
 struct JSON: @unchecked Sendable, CustomStringConvertible {
     let value: Any?
 
