@@ -73,7 +73,9 @@ struct AutodiffCommand: AsyncParsableCommand {
             }
             configuration.requestTimeout = timeout
         }
-        if let value = try check(graphCacheSize, "graph-cache-size", { $0 > 0 }) { configuration.graphCacheSize = value }
+        if let value = try check(graphCacheSize, "graph-cache-size", { $0 > 0 }) {
+            configuration.graphCacheSize = value
+        }
         if let value = try check(retryAfter, "retry-after", { $0 >= 0 }) { configuration.retryAfterSeconds = value }
         if !apiKey.isEmpty { configuration.apiKeys = apiKey }
         if let text = logLevel {

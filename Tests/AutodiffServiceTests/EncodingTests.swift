@@ -12,7 +12,8 @@ import Testing
         try await withApp { client in
             try await client.post(
                 "/v1/forward",
-                Graphs.call(Self.echo, #""values":{"x":\#(value)},"outputs":["y"],"options":{"encoding":"\#(encoding)"}"#))
+                Graphs.call(
+                    Self.echo, #""values":{"x":\#(value)},"outputs":["y"],"options":{"encoding":"\#(encoding)"}"#))
         }
     }
 
@@ -24,18 +25,19 @@ import Testing
 
     // MARK: In
 
-    @Test(arguments: [
-        ("3.5", [Int](), [3.5]),
-        ("[[1,2],[3,4]]", [2, 2], [1, 2, 3, 4]),
-        (#"{"shape":[2,2],"data":[1,2,3,4]}"#, [2, 2], [1, 2, 3, 4]),
-        (#"{"shape":[3],"dtype":"float64","base64":"\#(base64([1, -2.5, 1e-300]))"}"#, [3], [1, -2.5, 1e-300]),
-        (#"{"shape":[],"data":[7]}"#, [], [7]),
-        ("[]", [0], []),
-        (#"{"shape":[0,3],"data":[]}"#, [0, 3], []),
-        (#"[["NaN","Infinity"],["-Infinity",0]]"#, [2, 2], [.nan, .infinity, -.infinity, 0]),
-        (#""-Infinity""#, [], [-.infinity]),
-        (#"{"shape":[2],"data":["NaN",1]}"#, [2], [.nan, 1]),
-    ] as [(String, [Int], [Double])])
+    @Test(
+        arguments: [
+            ("3.5", [Int](), [3.5]),
+            ("[[1,2],[3,4]]", [2, 2], [1, 2, 3, 4]),
+            (#"{"shape":[2,2],"data":[1,2,3,4]}"#, [2, 2], [1, 2, 3, 4]),
+            (#"{"shape":[3],"dtype":"float64","base64":"\#(base64([1, -2.5, 1e-300]))"}"#, [3], [1, -2.5, 1e-300]),
+            (#"{"shape":[],"data":[7]}"#, [], [7]),
+            ("[]", [0], []),
+            (#"{"shape":[0,3],"data":[]}"#, [0, 3], []),
+            (#"[["NaN","Infinity"],["-Infinity",0]]"#, [2, 2], [.nan, .infinity, -.infinity, 0]),
+            (#""-Infinity""#, [], [-.infinity]),
+            (#"{"shape":[2],"data":["NaN",1]}"#, [2], [.nan, 1]),
+        ] as [(String, [Int], [Double])])
     func everyInputFormIsRead(value: String, shape: [Int], data: [Double]) async throws {
         let reply = try await echo(value)
         #expect(reply.status == .ok, "\(reply.text)")
@@ -47,7 +49,8 @@ import Testing
 
     @Test func nestedIsTheDefault() async throws {
         let reply = try await withApp { client in
-            try await client.post("/v1/forward", Graphs.call(Self.echo, #""values":{"x":[[1,2,3],[4,5,6]]},"outputs":["y"]"#))
+            try await client.post(
+                "/v1/forward", Graphs.call(Self.echo, #""values":{"x":[[1,2,3],[4,5,6]]},"outputs":["y"]"#))
         }
         #expect(reply.json["outputs"]["y"].shape == [2, 3])
         #expect(reply.json["outputs"]["y"].doubles == [1, 2, 3, 4, 5, 6])
@@ -75,7 +78,9 @@ import Testing
     }
 
     @Test func numbersRoundTripExactlyInText() async throws {
-        let values: [Double] = [0.1, 1.0 / 3, Double.leastNormalMagnitude / 3, 1.7976931348623157e308, 123456789.123456789, -0.0]
+        let values: [Double] = [
+            0.1, 1.0 / 3, Double.leastNormalMagnitude / 3, 1.7976931348623157e308, 123456789.123456789, -0.0,
+        ]
         let reply = try await echo("[" + values.map { "\($0)" }.joined(separator: ",") + "]")
         let text = try #require(reply.json["outputs"]["y"]["data"].doubles)
         #expect(text.map(\.bitPattern) == values.map(\.bitPattern))

@@ -65,7 +65,8 @@ import Testing
             let reply = try await client.post(
                 "/v1/backward",
                 Graphs.call(
-                    Graphs.doubleWithSpare, #""values":{"x":[1,2],"u":[5]},"outputs":["y"],"seeds":{"y":"ones"},"wrt":["x"]"#
+                    Graphs.doubleWithSpare,
+                    #""values":{"x":[1,2],"u":[5]},"outputs":["y"],"seeds":{"y":"ones"},"wrt":["x"]"#
                 ))
             #expect(reply.json["gradients"].keys == ["x"])
             #expect(reply.json["unconnected"].count == 0)
@@ -94,11 +95,14 @@ import Testing
     @Test func returnedBackwardGraphGivesTheSecondDerivative() async throws {
         try await withApp { client in
             // y = x³ elementwise; dy/dx · seed = 3x²·seed; its derivative with seed ones is 6x.
-            let cube = #"{"inputs":["x"],"nodes":[{"id":"x2","op":"mul","args":["x","x"]},{"id":"y","op":"mul","args":["x2","x"]}]}"#
+            let cube =
+                #"{"inputs":["x"],"nodes":[{"id":"x2","op":"mul","args":["x","x"]},"#
+                + #"{"id":"y","op":"mul","args":["x2","x"]}]}"#
             let first = try await client.post(
                 "/v1/backward",
                 Graphs.call(
-                    cube, #""values":{"x":[1,2,3]},"outputs":["y"],"seeds":{"y":"ones"},"options":{"return_graph":true}"#
+                    cube,
+                    #""values":{"x":[1,2,3]},"outputs":["y"],"seeds":{"y":"ones"},"options":{"return_graph":true}"#
                 ))
             #expect(first.json["gradients"]["x"].doubles == [3, 12, 27])
             let backward = first.json["backward_graph"]

@@ -30,94 +30,147 @@ import Testing
         Case(name: "truncated JSON", body: #"{"graph":"#, status: .badRequest, code: "invalid_json"),
         Case(name: "not JSON", body: "hello", status: .badRequest, code: "invalid_json"),
         Case(name: "trailing garbage", body: "{} x", status: .badRequest, code: "invalid_json"),
-        Case(name: "deep nesting", body: String(repeating: "[", count: 100_000), status: .badRequest, code: "invalid_json"),
+        Case(
+            name: "deep nesting", body: String(repeating: "[", count: 100_000), status: .badRequest,
+            code: "invalid_json"),
         Case(name: "body is not an object", body: "[1,2]", status: .badRequest, code: "invalid_request"),
         Case(name: "no graph", body: #"{"values":{},"outputs":["y"]}"#, status: .badRequest, code: "invalid_request"),
-        Case(name: "graph and graph_id", body: #"{"graph":\#(Graphs.square),"graph_id":"sha256-0","outputs":["y"]}"#,
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "outputs missing", body: Graphs.call(Graphs.square, x), status: .badRequest, code: "invalid_request"),
-        Case(name: "outputs of wrong type", body: Graphs.call(Graphs.square, x + #","outputs":7"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "ragged arrays", body: Graphs.call(Graphs.square, #""values":{"x":[[1,2],[3]]},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "bad base64",
-             body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[1],"dtype":"float64","base64":"@@@"}},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "base64 of the wrong length",
-             body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[2],"dtype":"float64","base64":"AAAAAAAA8D8="}},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "boolean tensor", body: Graphs.call(Graphs.square, #""values":{"x":true},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "unknown string tensor", body: Graphs.call(Graphs.square, #""values":{"x":"three"},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "data count mismatch",
-             body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[2,2],"data":[1,2,3]}},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "negative dimension",
-             body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[-1],"data":[]}},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "number out of range", body: Graphs.call(Graphs.square, #""values":{"x":[1e400]},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "missing value", body: Graphs.call(Graphs.square, #""values":{},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "extra value", body: Graphs.call(Graphs.square, #""values":{"x":1,"z":2},"outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "seed for a non-output",
-             body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":"ones","x":"ones"}"#),
-             status: .badRequest, code: "invalid_request", node: "x"),
-        Case(name: "wrt names a node", body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":"ones"},"wrt":["y"]"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "unknown option", body: Graphs.call(Graphs.square, x + #","outputs":["y"],"options":{"fast":true}"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "bad encoding", body: Graphs.call(Graphs.square, x + #","outputs":["y"],"options":{"encoding":"csv"}"#),
-             status: .badRequest, code: "invalid_request"),
-        Case(name: "node arg of wrong type", body: Graphs.call(graph(#"{"id":"y","op":"neg","args":[true]}"#), x + #","outputs":["y"]"#),
-             status: .badRequest, code: "invalid_request", node: "y"),
+        Case(
+            name: "graph and graph_id", body: #"{"graph":\#(Graphs.square),"graph_id":"sha256-0","outputs":["y"]}"#,
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "outputs missing", body: Graphs.call(Graphs.square, x), status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "outputs of wrong type", body: Graphs.call(Graphs.square, x + #","outputs":7"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "ragged arrays", body: Graphs.call(Graphs.square, #""values":{"x":[[1,2],[3]]},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "bad base64",
+            body: Graphs.call(
+                Graphs.square, #""values":{"x":{"shape":[1],"dtype":"float64","base64":"@@@"}},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "base64 of the wrong length",
+            body: Graphs.call(
+                Graphs.square,
+                #""values":{"x":{"shape":[2],"dtype":"float64","base64":"AAAAAAAA8D8="}},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "boolean tensor", body: Graphs.call(Graphs.square, #""values":{"x":true},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "unknown string tensor", body: Graphs.call(Graphs.square, #""values":{"x":"three"},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "data count mismatch",
+            body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[2,2],"data":[1,2,3]}},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "negative dimension",
+            body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[-1],"data":[]}},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "number out of range", body: Graphs.call(Graphs.square, #""values":{"x":[1e400]},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "missing value", body: Graphs.call(Graphs.square, #""values":{},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "extra value", body: Graphs.call(Graphs.square, #""values":{"x":1,"z":2},"outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "seed for a non-output",
+            body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":"ones","x":"ones"}"#),
+            status: .badRequest, code: "invalid_request", node: "x"),
+        Case(
+            name: "wrt names a node",
+            body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":"ones"},"wrt":["y"]"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "unknown option", body: Graphs.call(Graphs.square, x + #","outputs":["y"],"options":{"fast":true}"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "bad encoding",
+            body: Graphs.call(Graphs.square, x + #","outputs":["y"],"options":{"encoding":"csv"}"#),
+            status: .badRequest, code: "invalid_request"),
+        Case(
+            name: "node arg of wrong type",
+            body: Graphs.call(graph(#"{"id":"y","op":"neg","args":[true]}"#), x + #","outputs":["y"]"#),
+            status: .badRequest, code: "invalid_request", node: "y"),
         // 404, 405
         Case(name: "unknown path", path: "/v2/backward", body: "{}", status: .notFound, code: "not_found"),
-        Case(name: "unknown graph id", body: #"{"graph_id":"sha256-00","values":{},"outputs":["y"]}"#,
-             status: .notFound, code: "graph_not_found", node: "sha256-00"),
-        Case(name: "GET on a POST endpoint", method: .get, path: "/v1/backward", body: "", status: .methodNotAllowed,
-             code: "method_not_allowed"),
-        Case(name: "POST on a GET endpoint", path: "/healthz", body: "{}", status: .methodNotAllowed, code: "method_not_allowed"),
-        Case(name: "DELETE a graph", method: .delete, path: "/v1/graphs/sha256-00", body: "", status: .methodNotAllowed,
-             code: "method_not_allowed"),
+        Case(
+            name: "unknown graph id", body: #"{"graph_id":"sha256-00","values":{},"outputs":["y"]}"#,
+            status: .notFound, code: "graph_not_found", node: "sha256-00"),
+        Case(
+            name: "GET on a POST endpoint", method: .get, path: "/v1/backward", body: "", status: .methodNotAllowed,
+            code: "method_not_allowed"),
+        Case(
+            name: "POST on a GET endpoint", path: "/healthz", body: "{}", status: .methodNotAllowed,
+            code: "method_not_allowed"),
+        Case(
+            name: "DELETE a graph", method: .delete, path: "/v1/graphs/sha256-00", body: "", status: .methodNotAllowed,
+            code: "method_not_allowed"),
         // 413
-        Case(name: "huge shape",
-             body: Graphs.call(Graphs.square, #""values":{"x":{"shape":[100000,100000,100000],"data":[]}},"outputs":["y"]"#),
-             status: .contentTooLarge, code: "limit_exceeded", node: "x"),
+        Case(
+            name: "huge shape",
+            body: Graphs.call(
+                Graphs.square, #""values":{"x":{"shape":[100000,100000,100000],"data":[]}},"outputs":["y"]"#),
+            status: .contentTooLarge, code: "limit_exceeded", node: "x"),
         // 422
-        Case(name: "unknown op", body: Graphs.call(graph(#"{"id":"y","op":"frobnicate","args":["x"]}"#), x + #","outputs":["y"]"#),
-             status: .unprocessableContent, code: "unknown_op", node: "y"),
-        Case(name: "unknown name", body: Graphs.call(graph(#"{"id":"y","op":"neg","args":["q"]}"#), x + #","outputs":["y"]"#),
-             status: .unprocessableContent, code: "unknown_name", node: "y"),
-        Case(name: "duplicate name", body: Graphs.call(graph(#"{"id":"x","op":"neg","args":["x"]}"#), x + #","outputs":["x"]"#),
-             status: .unprocessableContent, code: "duplicate_name", node: "x"),
-        Case(name: "cycle",
-             body: Graphs.call(graph(#"{"id":"a","op":"neg","args":["b"]},{"id":"b","op":"neg","args":["a"]}"#), x + #","outputs":["a"]"#),
-             status: .unprocessableContent, code: "cycle"),
-        Case(name: "arity", body: Graphs.call(graph(#"{"id":"y","op":"add","args":["x"]}"#), x + #","outputs":["y"]"#),
-             status: .unprocessableContent, code: "arity", node: "y"),
-        Case(name: "invalid attribute",
-             body: Graphs.call(graph(#"{"id":"y","op":"gelu","args":["x"],"attrs":{"approximate":"cubic"}}"#), x + #","outputs":["y"]"#),
-             status: .unprocessableContent, code: "invalid_attribute", node: "y"),
-        Case(name: "shape mismatch",
-             body: Graphs.call(graph(#"{"id":"y","op":"add","args":["x","w"]}"#, inputs: #"["x","w"]"#),
-                               #""values":{"x":[1,2,3],"w":[1,2]},"outputs":["y"]"#),
-             status: .unprocessableContent, code: "shape_mismatch", node: "y"),
-        Case(name: "seed required", body: Graphs.call(Graphs.square, x + #","outputs":["y"]"#),
-             status: .unprocessableContent, code: "seed_required", node: "y"),
-        Case(name: "seed shape mismatch", body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":[1,2]}"#),
-             status: .unprocessableContent, code: "seed_shape_mismatch", node: "y"),
-        Case(name: "batched seed without the batch dimension",
-             body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":[1,2,3]},"options":{"batched":true}"#),
-             status: .unprocessableContent, code: "seed_shape_mismatch", node: "y"),
-        Case(name: "tangent of the wrong shape", path: "/v1/jvp",
-             body: Graphs.call(Graphs.square, x + #","outputs":["y"],"tangents":{"x":[1,2]}"#),
-             status: .unprocessableContent, code: "seed_shape_mismatch", node: "x"),
-        Case(name: "non-scalar hvp output", path: "/v1/hvp",
-             body: Graphs.call(Graphs.square, x + #","output":"y","vectors":{"x":[1,1,1]}"#),
-             status: .unprocessableContent, code: "seed_required", node: "y"),
+        Case(
+            name: "unknown op",
+            body: Graphs.call(graph(#"{"id":"y","op":"frobnicate","args":["x"]}"#), x + #","outputs":["y"]"#),
+            status: .unprocessableContent, code: "unknown_op", node: "y"),
+        Case(
+            name: "unknown name",
+            body: Graphs.call(graph(#"{"id":"y","op":"neg","args":["q"]}"#), x + #","outputs":["y"]"#),
+            status: .unprocessableContent, code: "unknown_name", node: "y"),
+        Case(
+            name: "duplicate name",
+            body: Graphs.call(graph(#"{"id":"x","op":"neg","args":["x"]}"#), x + #","outputs":["x"]"#),
+            status: .unprocessableContent, code: "duplicate_name", node: "x"),
+        Case(
+            name: "cycle",
+            body: Graphs.call(
+                graph(#"{"id":"a","op":"neg","args":["b"]},{"id":"b","op":"neg","args":["a"]}"#),
+                x + #","outputs":["a"]"#),
+            status: .unprocessableContent, code: "cycle"),
+        Case(
+            name: "arity", body: Graphs.call(graph(#"{"id":"y","op":"add","args":["x"]}"#), x + #","outputs":["y"]"#),
+            status: .unprocessableContent, code: "arity", node: "y"),
+        Case(
+            name: "invalid attribute",
+            body: Graphs.call(
+                graph(#"{"id":"y","op":"gelu","args":["x"],"attrs":{"approximate":"cubic"}}"#), x + #","outputs":["y"]"#
+            ),
+            status: .unprocessableContent, code: "invalid_attribute", node: "y"),
+        Case(
+            name: "shape mismatch",
+            body: Graphs.call(
+                graph(#"{"id":"y","op":"add","args":["x","w"]}"#, inputs: #"["x","w"]"#),
+                #""values":{"x":[1,2,3],"w":[1,2]},"outputs":["y"]"#),
+            status: .unprocessableContent, code: "shape_mismatch", node: "y"),
+        Case(
+            name: "seed required", body: Graphs.call(Graphs.square, x + #","outputs":["y"]"#),
+            status: .unprocessableContent, code: "seed_required", node: "y"),
+        Case(
+            name: "seed shape mismatch", body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":[1,2]}"#),
+            status: .unprocessableContent, code: "seed_shape_mismatch", node: "y"),
+        Case(
+            name: "batched seed without the batch dimension",
+            body: Graphs.call(Graphs.square, x + #","outputs":["y"],"seeds":{"y":[1,2,3]},"options":{"batched":true}"#),
+            status: .unprocessableContent, code: "seed_shape_mismatch", node: "y"),
+        Case(
+            name: "tangent of the wrong shape", path: "/v1/jvp",
+            body: Graphs.call(Graphs.square, x + #","outputs":["y"],"tangents":{"x":[1,2]}"#),
+            status: .unprocessableContent, code: "seed_shape_mismatch", node: "x"),
+        Case(
+            name: "non-scalar hvp output", path: "/v1/hvp",
+            body: Graphs.call(Graphs.square, x + #","output":"y","vectors":{"x":[1,1,1]}"#),
+            status: .unprocessableContent, code: "seed_required", node: "y"),
     ]
 
     @Test(arguments: cases)
@@ -176,7 +229,9 @@ import Testing
         let reply = try await withApp(configuration) { client in
             try await client.post(
                 "/v1/jacobian",
-                Graphs.call(Graphs.square, #""values":{"x":{"shape":[20],"data":\#([Double](repeating: 1, count: 20))}},"outputs":["y"]"#))
+                Graphs.call(
+                    Graphs.square,
+                    #""values":{"x":{"shape":[20],"data":\#([Double](repeating: 1, count: 20))}},"outputs":["y"]"#))
         }
         #expect(reply.status == .contentTooLarge, "\(reply.text)")
         #expect(reply.errorCode == "limit_exceeded")
@@ -190,8 +245,11 @@ import Testing
             let denied = try await client.post("/v1/forward", body)
             #expect(denied.status == .unauthorized)
             #expect(denied.errorCode == "unauthorized")
-            #expect(try await client.post("/v1/forward", body, headers: [.authorization: "Bearer wrong"]).status == .unauthorized)
-            #expect(try await client.post("/v1/forward", body, headers: [.authorization: "Bearer s3cret"]).status == .ok)
+            #expect(
+                try await client.post("/v1/forward", body, headers: [.authorization: "Bearer wrong"]).status
+                    == .unauthorized)
+            #expect(
+                try await client.post("/v1/forward", body, headers: [.authorization: "Bearer s3cret"]).status == .ok)
             let keyHeader = try #require(HTTPField.Name("X-API-Key"))
             #expect(try await client.post("/v1/forward", body, headers: [keyHeader: "s3cret"]).status == .ok)
             #expect(try await client.get("/healthz").status == .ok)

@@ -19,7 +19,8 @@ import Testing
 
     static let cases: [Case] = [
         Case(
-            name: "MLP", graph: #"""
+            name: "MLP",
+            graph: #"""
                 {"inputs":["x","W","b"],"nodes":[
                   {"id":"h","op":"matmul","args":["x","W"]},{"id":"z","op":"add","args":["h","b"]},
                   {"id":"y","op":"tanh","args":["z"]},{"id":"q","op":"mul","args":["y","y"]},
@@ -31,10 +32,12 @@ import Testing
                 "b": ([2], [0.05, -0.1]),
             ], output: "y", scalar: "loss"),
         Case(
-            name: "attention", graph: #"""
+            name: "attention",
+            graph: #"""
                 {"inputs":["q","k","v"],"constants":{"scale":0.7},"nodes":[
                   {"id":"kt","op":"transpose","args":["k"]},{"id":"s","op":"matmul","args":["q","kt"]},
-                  {"id":"ss","op":"mul","args":["s","scale"]},{"id":"a","op":"softmax","args":["ss"],"attrs":{"axis":-1}},
+                  {"id":"ss","op":"mul","args":["s","scale"]},
+                  {"id":"a","op":"softmax","args":["ss"],"attrs":{"axis":-1}},
                   {"id":"o","op":"matmul","args":["a","v"]},{"id":"e","op":"exp","args":["o"]},
                   {"id":"l","op":"logsumexp","args":["e"]}]}
                 """#,
@@ -44,13 +47,16 @@ import Testing
                 "v": ([3, 2], [1, 0.5, -0.5, 2, 0.25, -1]),
             ], output: "o", scalar: "l"),
         Case(
-            name: "broadcasting", graph: #"""
+            name: "broadcasting",
+            graph: #"""
                 {"inputs":["x","r","c"],"nodes":[
                   {"id":"a","op":"mul","args":["x","r"]},{"id":"y","op":"add","args":["a","c"]},
                   {"id":"m","op":"sigmoid","args":["y"]},{"id":"p","op":"mul","args":["m","y"]},
                   {"id":"t","op":"sum","args":["p"]}]}
                 """#,
-            inputs: ["x": ([2, 3], [1, -2, 0.5, 0.3, 1.2, -0.7]), "r": ([3], [0.5, -1, 2]), "c": ([2, 1], [0.1, -0.4])],
+            inputs: [
+                "x": ([2, 3], [1, -2, 0.5, 0.3, 1.2, -0.7]), "r": ([3], [0.5, -1, 2]), "c": ([2, 1], [0.1, -0.4]),
+            ],
             output: "y", scalar: "t"),
     ]
 
@@ -66,16 +72,20 @@ import Testing
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    func forward(_ c: Case, _ inputs: [String: (shape: [Int], data: [Double])], _ name: String,
-                 _ client: any TestClientProtocol) async throws -> [Double] {
+    func forward(
+        _ c: Case, _ inputs: [String: (shape: [Int], data: [Double])], _ name: String,
+        _ client: any TestClientProtocol
+    ) async throws -> [Double] {
         let reply = try await client.post(
             "/v1/forward", #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(inputs)),"outputs":["\#(name)"]}"#)
         return try #require(reply.json["outputs"][name].doubles, "\(reply.text)")
     }
 
     /// `(f(x + h·d) − f(x − h·d)) / 2h` for the direction `d` over all inputs.
-    func directional(_ c: Case, _ name: String, _ direction: [String: [Double]],
-                     _ client: any TestClientProtocol) async throws -> [Double] {
+    func directional(
+        _ c: Case, _ name: String, _ direction: [String: [Double]],
+        _ client: any TestClientProtocol
+    ) async throws -> [Double] {
         var plus = c.inputs
         var minus = c.inputs
         for (input, d) in direction {
@@ -99,7 +109,8 @@ import Testing
     func backwardMatchesFiniteDifferences(_ c: Case) async throws {
         try await withApp { client in
             let reply = try await client.post(
-                "/v1/backward", #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"outputs":["\#(c.scalar)"]}"#)
+                "/v1/backward",
+                #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"outputs":["\#(c.scalar)"]}"#)
             for (input, tensor) in c.inputs {
                 let gradient = try #require(reply.json["gradients"][input].doubles, "\(reply.text)")
                 var numeric: [Double] = []
@@ -115,7 +126,8 @@ import Testing
     func jacobianMatchesFiniteDifferences(_ c: Case) async throws {
         try await withApp { client in
             let reply = try await client.post(
-                "/v1/jacobian", #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"outputs":["\#(c.output)"]}"#)
+                "/v1/jacobian",
+                #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"outputs":["\#(c.output)"]}"#)
             for (input, tensor) in c.inputs {
                 let jacobian = try #require(reply.json["jacobian"][c.output][input].doubles, "\(reply.text)")
                 // Column `index` of J (layout output.shape + input.shape) is the derivative along that element.
@@ -136,12 +148,15 @@ import Testing
             for (input, tensor) in c.inputs {
                 tangents[input] = tensor.data.indices.map { Double(($0 * 7 + input.count) % 5) / 4 - 0.5 }
             }
-            let tangentJSON = Self.valuesJSON(tangents.reduce(into: [:]) { result, entry in
-                result[entry.key] = (c.inputs[entry.key]?.shape ?? [], entry.value)
-            })
+            let tangentJSON = Self.valuesJSON(
+                tangents.reduce(into: [:]) { result, entry in
+                    result[entry.key] = (c.inputs[entry.key]?.shape ?? [], entry.value)
+                })
             let reply = try await client.post(
                 "/v1/jvp",
-                #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"outputs":["\#(c.output)"],"tangents":\#(tangentJSON)}"#)
+                #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"#
+                    + #""outputs":["\#(c.output)"],"tangents":\#(tangentJSON)}"#
+            )
             let jvp = try #require(reply.json["tangents"][c.output].doubles, "\(reply.text)")
             let numeric = try await directional(c, c.output, tangents, client)
             #expect(close(jvp, numeric, tolerance: Self.tolerance), "\(jvp) vs \(numeric)")
@@ -155,12 +170,15 @@ import Testing
             for (input, tensor) in c.inputs {
                 vectors[input] = tensor.data.indices.map { Double(($0 * 3 + input.count) % 4) / 3 - 0.5 }
             }
-            let vectorJSON = Self.valuesJSON(vectors.reduce(into: [:]) { result, entry in
-                result[entry.key] = (c.inputs[entry.key]?.shape ?? [], entry.value)
-            })
+            let vectorJSON = Self.valuesJSON(
+                vectors.reduce(into: [:]) { result, entry in
+                    result[entry.key] = (c.inputs[entry.key]?.shape ?? [], entry.value)
+                })
             let reply = try await client.post(
                 "/v1/hvp",
-                #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"output":"\#(c.scalar)","vectors":\#(vectorJSON)}"#)
+                #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(c.inputs)),"#
+                    + #""output":"\#(c.scalar)","vectors":\#(vectorJSON)}"#
+            )
             // d/dε ∇f(x + εv) at ε = 0 is H·v.
             func gradient(_ sign: Double) async throws -> [String: [Double]] {
                 var moved = c.inputs
@@ -168,7 +186,8 @@ import Testing
                     moved[input]?.data = zip(c.inputs[input]?.data ?? [], v).map { $0 + sign * Self.h * $1 }
                 }
                 let reply = try await client.post(
-                    "/v1/backward", #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(moved)),"outputs":["\#(c.scalar)"]}"#)
+                    "/v1/backward",
+                    #"{"graph":\#(c.graph),"values":\#(Self.valuesJSON(moved)),"outputs":["\#(c.scalar)"]}"#)
                 return c.inputs.keys.reduce(into: [:]) { $0[$1] = reply.json["gradients"][$1].doubles ?? [] }
             }
             let (up, down) = (try await gradient(1), try await gradient(-1))

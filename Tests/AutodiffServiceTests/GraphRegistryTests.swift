@@ -94,7 +94,8 @@ import Testing
 
     @Test func invalidGraphsAreNotRegistered() async throws {
         try await withApp { client in
-            let cyclic = #"{"inputs":[],"nodes":[{"id":"a","op":"neg","args":["b"]},{"id":"b","op":"neg","args":["a"]}]}"#
+            let cyclic =
+                #"{"inputs":[],"nodes":[{"id":"a","op":"neg","args":["b"]},{"id":"b","op":"neg","args":["a"]}]}"#
             let reply = try await register(cyclic, on: client)
             #expect(reply.status == .unprocessableContent)
             #expect(reply.errorCode == "cycle")
@@ -116,4 +117,3 @@ import Testing
         #expect(await cache.graph("c") != nil)
     }
 }
-

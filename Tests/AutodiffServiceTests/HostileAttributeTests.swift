@@ -9,11 +9,14 @@ import Testing
 @Suite struct HostileAttributeTests {
     static let hostile: [String] = [
         "9e15", "-9e15", "4611686018427387904", "1e308", "-1e308", "9007199254740992", "1e15", "-1e15", "0", "-1",
-        "1000000000", "-1000000000", "2147483648", "1.5", "\"Infinity\"", "\"NaN\"", "\"-Infinity\"", "true", "\"none\"",
+        "1000000000", "-1000000000", "2147483648", "1.5", "\"Infinity\"", "\"NaN\"", "\"-Infinity\"", "true",
+        "\"none\"",
     ]
 
     /// Values known to trap in the core today; listed so the sweep can run, and checked separately.
-    static let knownTraps: Set<String> = ["slice.steps=4611686018427387904", "slice.steps=1e308", "slice.steps=\"Infinity\""]
+    static let knownTraps: Set<String> = [
+        "slice.steps=4611686018427387904", "slice.steps=1e308", "slice.steps=\"Infinity\"",
+    ]
 
     /// Attributes each op needs so the hostile one is not the only thing wrong.
     static func baseline(for op: Op) -> [String: String] {
@@ -53,7 +56,8 @@ import Testing
                         ] {
                             let reply = try await client.post(path, Graphs.call(graph, values + "," + rest))
                             #expect(
-                                reply.status.code < 500, "\(op.rawValue).\(attribute.name)=\(form) \(path): \(reply.text)")
+                                reply.status.code < 500,
+                                "\(op.rawValue).\(attribute.name)=\(form) \(path): \(reply.text)")
                         }
                     }
                 }

@@ -9,7 +9,8 @@ import Testing
     }
 
     @Test func readsEveryKindOfValue() throws {
-        let value = try parse(#" {"a": [1, -2.5e3, 0], "b": "x\"\u00e9\ud83d\ude00\n", "c": true, "d": null, "e": [1, "s"]} "#)
+        let value = try parse(
+            #" {"a": [1, -2.5e3, 0], "b": "x\"\u00e9\ud83d\ude00\n", "c": true, "d": null, "e": [1, "s"]} "#)
         let expected: JSONValue = .object([
             "a": .numbers([1, -2500, 0]),
             "b": .string("x\"é😀\n"),
@@ -20,8 +21,10 @@ import Testing
         #expect(value == expected)
     }
 
-    @Test(arguments: ["", "{", "[1,]", "[1 2]", "01", "1.", "-", ".5", "1e", "tru", "\"\\x\"", "\"a", "{\"a\" 1}",
-                      "[\"\u{01}\"]", "\"\\ud800\"", "{} {}", "[1]x", "NaN", "Infinity"])
+    @Test(arguments: [
+        "", "{", "[1,]", "[1 2]", "01", "1.", "-", ".5", "1e", "tru", "\"\\x\"", "\"a", "{\"a\" 1}",
+        "[\"\u{01}\"]", "\"\\ud800\"", "{} {}", "[1]x", "NaN", "Infinity",
+    ])
     func refusesMalformedText(_ text: String) {
         #expect(throws: JSONParser.Failure.self) { try parse(text) }
     }
@@ -29,7 +32,8 @@ import Testing
     @Test func boundsNestingInsteadOfOverflowingTheStack() {
         #expect(throws: JSONParser.Failure.tooDeep) { try parse(String(repeating: "[", count: 100_000)) }
         #expect(throws: JSONParser.Failure.tooDeep) { try parse(String(repeating: "{\"a\":", count: 100_000)) }
-        let deepest = String(repeating: "[", count: JSONParser.maxDepth) + String(repeating: "]", count: JSONParser.maxDepth)
+        let deepest =
+            String(repeating: "[", count: JSONParser.maxDepth) + String(repeating: "]", count: JSONParser.maxDepth)
         #expect(throws: Never.self) { try parse(deepest) }
     }
 
@@ -46,7 +50,9 @@ import Testing
             Issue.record("not an array")
             return
         }
-        #expect(items.dropLast().map { if case .number(let x) = $0 { x.bitPattern } else { 0 } } == values.map(\.bitPattern))
+        #expect(
+            items.dropLast().map { if case .number(let x) = $0 { x.bitPattern } else { 0 } } == values.map(\.bitPattern)
+        )
         #expect(items.last == .string("q\"\\\n\u{02}é"))
     }
 }

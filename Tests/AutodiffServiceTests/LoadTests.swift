@@ -1,5 +1,5 @@
-import Synchronization
 import Dispatch
+import Synchronization
 import Testing
 
 @testable import AutodiffService
@@ -97,13 +97,15 @@ import Testing
     }
 }
 
-
 /// Counts concurrent entries and remembers the most seen at once.
 final class PeakCounter: Sendable {
     private let state = Mutex((current: 0, maximum: 0))
 
     func enter() {
-        state.withLock { $0.current += 1; $0.maximum = max($0.maximum, $0.current) }
+        state.withLock {
+            $0.current += 1
+            $0.maximum = max($0.maximum, $0.current)
+        }
     }
 
     func leave() {

@@ -8,20 +8,59 @@ import Testing
 /// deleted, truncated, duplicated, and values swapped for other JSON values or hostile numbers.
 @Suite struct RobustnessTests {
     static let requests: [(path: String, body: String)] = [
-        ("/v1/backward", Graphs.call(Graphs.mlp, #"""
-            "values":{"x":[[1,2,3]],"W":{"shape":[3,2],"data":[0.1,-0.2,0.3,0.4,-0.5,0.6]},"b":[0.1,-0.1]},
-            "outputs":["loss","y"],"seeds":{"y":[[1,0]]},"wrt":["W","b"],
-            "options":{"encoding":"flat","unconnected":"zero","batched":false,"return_graph":true}
-            """#)),
-        ("/v1/backward", Graphs.call(Graphs.square, #""values":{"x":[1,2,3]},"outputs":["y"],"seeds":{"y":[[1,0,0],[0,1,0]]},"options":{"batched":true}"#)),
-        ("/v1/forward", Graphs.call(
-            #"{"inputs":["x"],"nodes":[{"id":"y","op":"slice","args":["x"],"attrs":{"starts":[0,1],"ends":[2,3],"axes":[0,1],"steps":[1,1]}},{"id":"z","op":"reshape","args":["y"],"attrs":{"shape":[-1]}},{"id":"w","op":"concat","args":["z","z"],"attrs":{"axis":0}}]}"#,
-            #""values":{"x":[[1,2,3],[4,5,6]]},"outputs":["w"]"#)),
-        ("/v1/jacobian", Graphs.call(
-            #"{"inputs":["x"],"nodes":[{"id":"p","op":"softmax","args":["x"],"attrs":{"axis":-1}},{"id":"t","op":"transpose","args":["p"]},{"id":"m","op":"matmul","args":["p","t"]}]}"#,
-            #""values":{"x":[[0,1],[2,3]]},"outputs":["m","p"],"wrt":["x"]"#)),
-        ("/v1/jvp", Graphs.call(Graphs.mlp, #""values":{"x":[[1,2,3]],"W":[[1,2],[3,4],[5,6]],"b":[0,0]},"outputs":["loss"],"tangents":{"W":[[1,0],[0,1],[0,0]]}"#)),
-        ("/v1/hvp", Graphs.call(Graphs.cubeSum, #""values":{"x":{"shape":[3],"dtype":"float64","base64":"AAAAAAAA8D8AAAAAAAAAQAAAAAAAAAhA"}},"output":"s","vectors":{"x":[1,0,0]},"wrt":["x"]"#)),
+        (
+            "/v1/backward",
+            Graphs.call(
+                Graphs.mlp,
+                #"""
+                "values":{"x":[[1,2,3]],"W":{"shape":[3,2],"data":[0.1,-0.2,0.3,0.4,-0.5,0.6]},"b":[0.1,-0.1]},
+                "outputs":["loss","y"],"seeds":{"y":[[1,0]]},"wrt":["W","b"],
+                "options":{"encoding":"flat","unconnected":"zero","batched":false,"return_graph":true}
+                """#)
+        ),
+        (
+            "/v1/backward",
+            Graphs.call(
+                Graphs.square,
+                #""values":{"x":[1,2,3]},"outputs":["y"],"seeds":{"y":[[1,0,0],[0,1,0]]},"options":{"batched":true}"#)
+        ),
+        (
+            "/v1/forward",
+            Graphs.call(
+                #"""
+                {"inputs":["x"],"nodes":[
+                  {"id":"y","op":"slice","args":["x"],"attrs":{"starts":[0,1],"ends":[2,3],"axes":[0,1],"steps":[1,1]}},
+                  {"id":"z","op":"reshape","args":["y"],"attrs":{"shape":[-1]}},
+                  {"id":"w","op":"concat","args":["z","z"],"attrs":{"axis":0}}]}
+                """#,
+                #""values":{"x":[[1,2,3],[4,5,6]]},"outputs":["w"]"#)
+        ),
+        (
+            "/v1/jacobian",
+            Graphs.call(
+                #"""
+                {"inputs":["x"],"nodes":[
+                  {"id":"p","op":"softmax","args":["x"],"attrs":{"axis":-1}},
+                  {"id":"t","op":"transpose","args":["p"]},{"id":"m","op":"matmul","args":["p","t"]}]}
+                """#,
+                #""values":{"x":[[0,1],[2,3]]},"outputs":["m","p"],"wrt":["x"]"#)
+        ),
+        (
+            "/v1/jvp",
+            Graphs.call(
+                Graphs.mlp,
+                #""values":{"x":[[1,2,3]],"W":[[1,2],[3,4],[5,6]],"b":[0,0]},"outputs":["loss"],"#
+                    + #""tangents":{"W":[[1,0],[0,1],[0,0]]}"#
+            )
+        ),
+        (
+            "/v1/hvp",
+            Graphs.call(
+                Graphs.cubeSum,
+                #""values":{"x":{"shape":[3],"dtype":"float64","base64":"AAAAAAAA8D8AAAAAAAAAQAAAAAAAAAhA"}},"#
+                    + #""output":"s","vectors":{"x":[1,0,0]},"wrt":["x"]"#
+            )
+        ),
         ("/v1/graphs", #"{"graph":\#(Graphs.mlp)}"#),
     ]
 
@@ -85,7 +124,12 @@ import Testing
         while index < chars.count {
             let c = chars[index]
             if inString {
-                if c == "\\" { index += 1 } else if c == "\"" { inString = false; if depth == 0 { return index + 1 } }
+                if c == "\\" {
+                    index += 1
+                } else if c == "\"" {
+                    inString = false
+                    if depth == 0 { return index + 1 }
+                }
             } else if c == "\"" {
                 inString = true
             } else if c == "[" || c == "{" {

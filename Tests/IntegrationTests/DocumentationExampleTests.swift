@@ -24,7 +24,9 @@ import Testing
 
     static func examples() -> [Example] {
         ["README.md", "docs/API.md"].flatMap { file -> [Example] in
-            guard let text = try? String(contentsOf: root.appendingPathComponent(file), encoding: .utf8) else { return [] }
+            guard let text = try? String(contentsOf: root.appendingPathComponent(file), encoding: .utf8) else {
+                return []
+            }
             return parse(text, file: file)
         }
     }
@@ -54,7 +56,8 @@ import Testing
         var examples: [Example] = []
         for (index, block) in blocks.enumerated()
         where block.language == "sh" && block.body.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("curl") {
-            let next = index + 1 < blocks.count && adjacency[index + 1] && blocks[index + 1].language == "json"
+            let next =
+                index + 1 < blocks.count && adjacency[index + 1] && blocks[index + 1].language == "json"
                 ? blocks[index + 1].body : nil
             examples.append(Example(file: file, line: block.line, command: block.body, expected: next))
         }
@@ -63,8 +66,10 @@ import Testing
 
     @Test func documentationHasExamplesForEveryEndpoint() {
         let commands = Self.examples().map(\.command).joined(separator: "\n")
-        for path in ["/healthz", "/readyz", "/v1/forward", "/v1/backward", "/v1/jacobian", "/v1/jvp", "/v1/hvp",
-                     "/v1/graphs", "/v1/ops", "\"batched\"", "\"return_graph\"", "graph_id"] {
+        for path in [
+            "/healthz", "/readyz", "/v1/forward", "/v1/backward", "/v1/jacobian", "/v1/jvp", "/v1/hvp",
+            "/v1/graphs", "/v1/ops", "\"batched\"", "\"return_graph\"", "graph_id",
+        ] {
             #expect(commands.contains(path), "no example uses \(path)")
         }
     }
@@ -83,7 +88,8 @@ import Testing
                 continue
             }
             let actual = try? JSONSerialization.jsonObject(with: Data(output.utf8), options: [.fragmentsAllowed])
-            let expected = try? JSONSerialization.jsonObject(with: Data(expectedText.utf8), options: [.fragmentsAllowed])
+            let expected = try? JSONSerialization.jsonObject(
+                with: Data(expectedText.utf8), options: [.fragmentsAllowed])
             #expect(expected != nil, "\(example.testDescription): the documented reply is not JSON")
             let mismatch = Self.mismatch(actual, expected, path: "$")
             #expect(mismatch == nil, "\(example.testDescription): \(mismatch ?? "") — got \(output)")

@@ -48,7 +48,8 @@ import Testing
         for k in 2...6 { nodes.append(#"{"id":"m\#(k)","op":"matmul","args":["m\#(k - 1)","x"]}"#) }
         nodes.append(#"{"id":"s","op":"sum","args":["m6"]}"#)
         let data = Array(repeating: "\(1.0 / Double(n))", count: n * n).joined(separator: ",")
-        let body = #"{"graph":{"inputs":["x"],"nodes":[\#(nodes.joined(separator: ","))]},"#
+        let body =
+            #"{"graph":{"inputs":["x"],"nodes":[\#(nodes.joined(separator: ","))]},"#
             + #""values":{"x":{"shape":[\#(n),\#(n)],"data":[\#(data)]}},"outputs":["s"]}"#
         let inFlight = try startCurlPost(server.baseURL + "/v1/forward", body)
 

@@ -6,10 +6,11 @@ protocol Computation: Sendable {
     init(request: WireObject, call: CallRequest, limits: Limits) throws(AutodiffError)
 
     /// Runs on a worker thread.
-    func run(
-        on graph: Graph, call: CallRequest, limits: Limits, deadline: ContinuousClock.Instant
-    ) throws -> JSONOutput
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput
 }
+
+/// When a call must be finished; the core stops between two nodes once it has passed.
+typealias Deadline = ContinuousClock.Instant
 
 // MARK: POST /v1/forward
 
@@ -21,7 +22,7 @@ struct ForwardComputation: Computation {
         outputs = try CallRequest.outputs(request)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: ContinuousClock.Instant) throws -> JSONOutput {
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
         let values = try graph.forward(values: call.values, outputs: outputs, limits: limits, deadline: deadline)
         return .object([("outputs", try tensorMap(outputs, values, call.options.encoding))])
     }
@@ -51,7 +52,7 @@ struct BackwardComputation: Computation {
         wrt = try request.strings("wrt").map(CallRequest.unique)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: ContinuousClock.Instant) throws -> JSONOutput {
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
         let options = call.options
         let result = try graph.backward(
             values: call.values, outputs: outputs, seeds: seeds, wrt: wrt,
@@ -75,11 +76,11 @@ struct BackwardComputation: Computation {
             ("unconnected", .array(result.unconnected.map(JSONOutput.string))),
         ]
         if let backwardGraph = result.backwardGraph {
-            body.append(
-                ("backward_graph", .object([
-                    ("graph", WireGraph.encode(backwardGraph.graph)),
-                    ("outputs", .sortedObject(backwardGraph.outputs.mapValues(JSONOutput.string))),
-                ])))
+            let graph: JSONOutput = .object([
+                ("graph", WireGraph.encode(backwardGraph.graph)),
+                ("outputs", .sortedObject(backwardGraph.outputs.mapValues(JSONOutput.string))),
+            ])
+            body.append(("backward_graph", graph))
         }
         return .object(body)
     }
@@ -97,7 +98,7 @@ struct JacobianComputation: Computation {
         wrt = try request.strings("wrt").map(CallRequest.unique)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: ContinuousClock.Instant) throws -> JSONOutput {
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
         let result = try graph.jacobian(
             values: call.values, outputs: outputs, wrt: wrt, limits: limits, deadline: deadline)
         let encoding = call.options.encoding
@@ -125,7 +126,7 @@ struct JVPComputation: Computation {
         tangents = try CallRequest.tensors(request, "tangents", what: { "tangent for input \"\($0)\"" }, limits: limits)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: ContinuousClock.Instant) throws -> JSONOutput {
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
         let result = try graph.jvp(
             values: call.values, outputs: outputs, tangents: tangents, limits: limits, deadline: deadline)
         let encoding = call.options.encoding
@@ -153,7 +154,7 @@ struct HVPComputation: Computation {
         wrt = try request.strings("wrt").map(CallRequest.unique)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: ContinuousClock.Instant) throws -> JSONOutput {
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
         let result = try graph.hvp(
             values: call.values, output: output, vectors: vectors, wrt: wrt, limits: limits, deadline: deadline)
         let encoding = call.options.encoding

@@ -36,8 +36,9 @@ public struct APIError: Error, Sendable, Equatable {
                 .unprocessableContent
             default: .internalServerError
             }
-        self.init(status: status, code: status == .internalServerError ? "internal" : error.code,
-                  message: error.message, node: error.node)
+        self.init(
+            status: status, code: status == .internalServerError ? "internal" : error.code,
+            message: error.message, node: error.node)
     }
 
     // MARK: Transport errors
@@ -56,7 +57,9 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(status: .notFound, code: "not_found", message: "no endpoint at \(path); see docs/API.md")
     }
 
-    static func methodNotAllowed(_ method: HTTPRequest.Method, path: String, allowed: [HTTPRequest.Method]) -> APIError {
+    static func methodNotAllowed(
+        _ method: HTTPRequest.Method, path: String, allowed: [HTTPRequest.Method]
+    ) -> APIError {
         let allow = allowed.map(\.rawValue).joined(separator: ", ")
         return APIError(
             status: .methodNotAllowed, code: "method_not_allowed",

@@ -121,7 +121,7 @@ struct AutodiffAPI: Sendable {
 
     /// Runs `body` on the pool; a full pool is `503 overloaded`, a job that waited past its deadline `504`.
     private func work<T: Sendable>(
-        deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () throws -> T
+        deadline: Deadline, _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
         do {
             return try await pool.run {

@@ -68,7 +68,9 @@ enum WireGraph {
     }
 
     /// Attribute values are numbers, strings, booleans, null or arrays of those.
-    private static func attribute(_ value: JSONValue, what: String, node: String) throws(AutodiffError) -> AttributeValue {
+    private static func attribute(
+        _ value: JSONValue, what: String, node: String
+    ) throws(AutodiffError) -> AttributeValue {
         switch value {
         case .null: return .null
         case .bool(let b): return .bool(b)
@@ -97,7 +99,7 @@ enum WireGraph {
         let constants = spec.constants.mapValues { JSONOutput.tensor($0, .flat) }
         let nodes = spec.nodes.map { node -> JSONOutput in
             var fields: [(String, JSONOutput)] = [
-                ("args", .array(node.args.map(encode))),
+                ("args", .array(node.args.map(encode)))
             ]
             if !node.attrs.isEmpty {
                 fields.append(("attrs", .sortedObject(node.attrs.mapValues(encode))))
@@ -135,9 +137,10 @@ enum WireGraph {
     /// `sha256-<64 hex digits>` of the canonical form.
     static func id(ofCanonical bytes: [UInt8]) -> String {
         let digest = SHA256.hash(data: bytes)
-        return "sha256-" + digest.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return "sha256-"
+            + digest.map { byte in
+                let hex = String(byte, radix: 16)
+                return byte < 16 ? "0" + hex : hex
+            }.joined()
     }
 }
