@@ -11,7 +11,7 @@ import Testing
 
     /// Occupies every worker of `pool` until `release` is signalled.
     func occupy(_ pool: WorkerPool, until release: DispatchSemaphore) async throws -> Task<Void, any Error> {
-        let task = Task { try await pool.run { release.wait() } }
+        let task = Task { try await pool.admit { try await pool.run { release.wait() } } }
         try await waitUntil { pool.load.running == pool.workers }
         return task
     }
@@ -74,6 +74,34 @@ import Testing
             #expect(answer.errorCode == "deadline_exceeded")
         }
         try await blocker.value
+    }
+
+    @Test func admittedCallsAreNeverRefusedBetweenTheirJobs() async throws {
+        let pool = WorkerPool(workers: 1, queueDepth: 1)
+        let release = DispatchSemaphore(value: 0)
+        // Two admitted calls of three jobs each share one worker; the first job of the first call
+        // holds it until released, so the second call's first job waits in the queue.
+        let calls = (0..<2).map { call in
+            Task {
+                try await pool.admit {
+                    var total = 0
+                    for job in 0..<3 {
+                        total += try await pool.run {
+                            if call == 0 && job == 0 { release.wait() }
+                            return job
+                        }
+                    }
+                    return total
+                }
+            }
+        }
+        try await waitUntil { pool.load == (running: 1, waiting: 1) }
+        await #expect(throws: WorkerPool.Full.self) { try await pool.admit { 0 } }
+        release.signal()
+        for call in calls {
+            #expect(try await call.value == 3)
+        }
+        #expect(try await pool.admit { 7 } == 7)
     }
 
     @Test func poolNeverRunsMoreThanItsWorkers() async throws {

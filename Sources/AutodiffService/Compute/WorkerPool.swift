@@ -1,20 +1,23 @@
 import Dispatch
 import Synchronization
 
-/// A bounded pool of Dispatch workers for CPU-bound work, with a bounded wait queue in front.
+/// A bounded pool of Dispatch workers for CPU-bound work, with admission control in front.
 ///
 /// At most `workers` jobs run at once, on a private concurrent Dispatch queue: never on a NIO event
-/// loop and never on a Swift-concurrency cooperative thread. Up to `queueDepth` more jobs wait their
-/// turn; past that `run` fails at once with `WorkerPool.Full`, which the service answers with
-/// `503 overloaded` and `Retry-After`. Callers suspend on a continuation until their job finishes.
+/// loop and never on a Swift-concurrency cooperative thread. A call is *admitted* before it does any
+/// work; at most `workers + queueDepth` calls are admitted at once, and past that `admit` fails at
+/// once with `WorkerPool.Full`, which the service answers with `503 overloaded` and `Retry-After`.
+/// An admitted call may run several jobs in turn (parse, then compute) and is never refused between
+/// them, so no work is thrown away half done. Callers suspend on a continuation while a job runs.
 public final class WorkerPool: Sendable {
-    /// The pool and its wait queue are full.
+    /// Every worker is busy and the wait queue is full.
     public struct Full: Error, Equatable {}
 
     public let workers: Int
     public let queueDepth: Int
 
     private struct State {
+        var admitted = 0
         var running = 0
         var waiting: [@Sendable () -> Void] = []
         var head = 0
@@ -41,31 +44,40 @@ public final class WorkerPool: Sendable {
         self.queueDepth = max(0, queueDepth)
     }
 
-    /// Jobs running now and jobs waiting; for logs and tests.
+    /// Jobs running now and jobs waiting for a worker.
     public var load: (running: Int, waiting: Int) {
         state.withLock { ($0.running, $0.waitingCount) }
     }
 
-    /// Runs `work` on a worker and returns its result, or throws `Full` without waiting.
+    /// Runs `call` if fewer than `workers + queueDepth` calls are admitted, else throws `Full` at once.
+    public func admit<T>(_ call: () async throws -> T) async throws -> T {
+        let capacity = workers + queueDepth
+        let admitted = state.withLock { state -> Bool in
+            guard state.admitted < capacity else { return false }
+            state.admitted += 1
+            return true
+        }
+        guard admitted else { throw Full() }
+        defer { state.withLock { $0.admitted -= 1 } }
+        return try await call()
+    }
+
+    /// Runs `work` on a worker, waiting for one if all are busy, and returns its result.
+    /// Its wait is bounded by admission: each admitted call has at most one job here at a time.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job: @Sendable () -> Void = {
                 continuation.resume(with: Result { try work() })
             }
-            let admitted = state.withLock { state -> Bool? in
+            let startNow = state.withLock { state -> Bool in
                 if state.running < workers {
                     state.running += 1
                     return true
                 }
-                guard state.waitingCount < queueDepth else { return nil }
                 state.waiting.append(job)
                 return false
             }
-            switch admitted {
-            case true?: start(job)
-            case false?: break
-            case nil: continuation.resume(throwing: Full())
-            }
+            if startNow { start(job) }
         }
     }
 

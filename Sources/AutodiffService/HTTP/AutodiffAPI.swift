@@ -26,6 +26,12 @@ struct AutodiffAPI: Sendable {
     func compute<C: Computation>(_ computation: C.Type, _ request: Request) async throws -> Response {
         guard readiness.isAccepting else { throw APIError.shuttingDown }
         let deadline = ContinuousClock.now + configuration.requestTimeout
+        return try await admitted { try await compute(C.self, request, deadline: deadline) }
+    }
+
+    private func compute<C: Computation>(
+        _ computation: C.Type, _ request: Request, deadline: Deadline
+    ) async throws -> Response {
         let body = try await collect(request)
         let limits = configuration.limits
         let (call, parsed) = try await work(deadline: deadline) {
@@ -51,6 +57,10 @@ struct AutodiffAPI: Sendable {
     func register(_ request: Request) async throws -> Response {
         guard readiness.isAccepting else { throw APIError.shuttingDown }
         let deadline = ContinuousClock.now + configuration.requestTimeout
+        return try await admitted { try await register(request, deadline: deadline) }
+    }
+
+    private func register(_ request: Request, deadline: Deadline) async throws -> Response {
         let body = try await collect(request)
         let limits = configuration.limits
         let registered = try await work(deadline: deadline) {
@@ -119,20 +129,25 @@ struct AutodiffAPI: Sendable {
         }
     }
 
-    /// Runs `body` on the pool; a full pool is `503 overloaded`, a job that waited past its deadline `504`.
+    /// Admits one call to the pool, or answers `503 overloaded` at once when it is full.
+    private func admitted(_ call: () async throws -> Response) async throws -> Response {
+        do {
+            return try await pool.admit(call)
+        } catch is WorkerPool.Full {
+            throw APIError.overloaded(retryAfterSeconds: configuration.retryAfterSeconds)
+        }
+    }
+
+    /// Runs `body` on a worker; a job that waited past its deadline is `504 deadline_exceeded`.
     private func work<T: Sendable>(
         deadline: Deadline, _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
-        do {
-            return try await pool.run {
-                guard ContinuousClock.now < deadline else {
-                    throw AutodiffError.deadlineExceeded(
-                        "the request waited for a worker past its deadline (--request-timeout)")
-                }
-                return try body()
+        try await pool.run {
+            guard ContinuousClock.now < deadline else {
+                throw AutodiffError.deadlineExceeded(
+                    "the request waited for a worker past its deadline (--request-timeout)")
             }
-        } catch is WorkerPool.Full {
-            throw APIError.overloaded(retryAfterSeconds: configuration.retryAfterSeconds)
+            return try body()
         }
     }
 
