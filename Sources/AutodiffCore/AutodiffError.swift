@@ -87,7 +87,8 @@ public enum AutodiffError: Error, Equatable, Sendable {
         case .directionShapeMismatch(let input, let kind, let expected, let got):
             return "\(kind) for input \"\(input)\" must have the input's shape \(expected), got \(got)"
         case .scalarRequired(let output, let shape):
-            return "output \"\(output)\" must have exactly one element, got shape \(shape); reduce it first (e.g. with sum)"
+            return
+                "output \"\(output)\" must have exactly one element, got shape \(shape); reduce it first (e.g. with sum)"
         case .seedShapeMismatch(let output, let expected, let got):
             return "seed for output \"\(output)\" must have the output's shape \(expected), got \(got)"
         case .unconnectedInput(let name):

@@ -85,7 +85,8 @@ extension Graph {
             throw .invalidRequest(
                 "seeds has an entry for \"\(name)\", which is not in outputs \(outputs.quotedList)", node: name)
         }
-        let resolved = try resolveSeeds(seeds, outputs: outputSlots, program: program, batched: options.batched, limits: limits)
+        let resolved = try resolveSeeds(
+            seeds, outputs: outputSlots, program: program, batched: options.batched, limits: limits)
 
         var builder = GraphBuilder(program)
         var seedSlots: [Int] = []
@@ -164,7 +165,8 @@ extension Graph {
             case .tensor(let seed)?:
                 try checkSize(seed, limits: limits, what: "seed for \"\(name)\"", node: name)
                 if batched {
-                    guard let b = seed.shape.first, Array(seed.shape.dropFirst()) == shape, rows == nil || rows == b else {
+                    guard let b = seed.shape.first, Array(seed.shape.dropFirst()) == shape, rows == nil || rows == b
+                    else {
                         throw .seedShapeMismatch(output: name, expected: [rows ?? -1] + shape, got: seed.shape)
                     }
                     rows = b

@@ -81,15 +81,18 @@ extension Graph {
         let tangentInputs = try directionInputs(tangents, kind: "tangent", program: program)
 
         var builder = GraphBuilder(program)
-        let seedSlots = outputSlots.map { builder.addInput(preferredName: "seed:\(name(of: $0))", shape: program.shapes[$0]) }
+        let seedSlots = outputSlots.map {
+            builder.addInput(preferredName: "seed:\(name(of: $0))", shape: program.shapes[$0])
+        }
         let gradients = try builder.gradients(
             of: zip(outputSlots, seedSlots).map { ($0, .slot($1)) }, wrt: tangentInputs.map(\.slot))
         var feed = table
         let inner = try innerProduct(
             &builder, feed: &feed, gradients: gradients, inputs: tangentInputs, directions: tangents, kind: "tangent")
-        let directional = try inner.map { (inner) throws(AutodiffError) in
-            try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: seedSlots)
-        } ?? seedSlots.map { _ in nil }
+        let directional =
+            try inner.map { (inner) throws(AutodiffError) in
+                try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: seedSlots)
+            } ?? seedSlots.map { _ in nil }
 
         let full = builder.program
         let connected = directional.compactMap { derivative -> Int? in
@@ -137,12 +140,15 @@ extension Graph {
         let seed = try builder.fit(.literal(1), to: outShape)
         let gradients = try builder.gradients(of: [(outputSlot, seed)], wrt: firstWrt)
         var feed = table
-        let vectorGradients = vectorInputs.map { input in firstWrt.firstIndex(of: input.slot).flatMap { gradients[$0] } }
+        let vectorGradients = vectorInputs.map { input in firstWrt.firstIndex(of: input.slot).flatMap { gradients[$0] }
+        }
         let inner = try innerProduct(
-            &builder, feed: &feed, gradients: vectorGradients, inputs: vectorInputs, directions: vectors, kind: "vector")
-        let second = try inner.map { (inner) throws(AutodiffError) in
-            try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: wrt.map(\.slot))
-        } ?? wrt.map { _ in nil }
+            &builder, feed: &feed, gradients: vectorGradients, inputs: vectorInputs, directions: vectors, kind: "vector"
+        )
+        let second =
+            try inner.map { (inner) throws(AutodiffError) in
+                try builder.gradients(of: [(nodeSlot(inner), .literal(1))], wrt: wrt.map(\.slot))
+            } ?? wrt.map { _ in nil }
 
         // Every wrt input gets a gradient and an hvp node (zeros where nothing connects).
         var targets: [Int] = [outputSlot]
@@ -191,7 +197,8 @@ extension Graph {
         var inner: Graph.Arg?
         for (input, gradient) in zip(inputs, gradients) {
             guard let gradient else { continue }
-            let slot = builder.addInput(preferredName: "\(kind):\(input.name)", shape: builder.program.shapes[input.slot])
+            let slot = builder.addInput(
+                preferredName: "\(kind):\(input.name)", shape: builder.program.shapes[input.slot])
             feed.append(contentsOf: [Tensor?](repeating: nil, count: slot + 1 - feed.count))
             feed[slot] = directions[input.name]
             let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(slot))])

@@ -133,7 +133,8 @@ public struct Graph: Sendable {
         // Every unordered node waits on another unordered one, so following those edges must repeat.
         var seen = Set<Int>()
         while seen.insert(current).inserted {
-            for case .slot(let slot) in nodes[current].args where slot >= firstNodeSlot && pending[slot - firstNodeSlot] > 0 {
+            for case .slot(let slot) in nodes[current].args
+            where slot >= firstNodeSlot && pending[slot - firstNodeSlot] > 0 {
                 current = slot - firstNodeSlot
                 break
             }

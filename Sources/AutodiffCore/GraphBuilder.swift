@@ -144,7 +144,8 @@ struct GraphBuilder {
             let contributions = try node.op.backward(
                 &self, args: node.args, result: .slot(slot), attrs: node.attrs, plan: plan, gradient: g)
             guard contributions.count == node.args.count else {
-                throw .internalError("\(node.op.rawValue) returned \(contributions.count) gradients for \(node.args.count) arguments")
+                throw .internalError(
+                    "\(node.op.rawValue) returned \(contributions.count) gradients for \(node.args.count) arguments")
             }
             for (arg, contribution) in zip(node.args, contributions) {
                 guard case .slot(let s) = arg, relevant[s], let contribution else { continue }

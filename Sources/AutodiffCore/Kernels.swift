@@ -1,14 +1,67 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Loops over tensor data. Inputs are validated; each kernel allocates its result once and no
 /// memory per element.
 enum Kernels {
+    // MARK: Elementwise
+
+    /// The scalar function of a unary elementwise op, matching PyTorch's CPU kernels.
+    static func unary(_ op: Op, _ attrs: Attributes) -> (Double) -> Double {
+        switch op {
+        case .neg: return { -$0 }
+        case .exp: return { exp($0) }
+        case .log: return { log($0) }
+        case .sqrt: return { $0.squareRoot() }
+        case .sin: return { sin($0) }
+        case .cos: return { cos($0) }
+        case .tan: return { tan($0) }
+        case .tanh: return { tanh($0) }
+        case .sigmoid: return { 1 / (1 + exp(-$0)) }
+        case .reciprocal: return { 1 / $0 }
+        case .square: return { $0 * $0 }
+        case .log1p: return { log1p($0) }
+        case .expm1: return { expm1($0) }
+        case .erf: return { erf($0) }
+        case .abs: return { Swift.abs($0) }
+        case .relu: return { $0 < 0 ? 0 : $0 }
+        case .leakyRelu:
+            let slope = attrs.number("negative_slope") ?? 0.01
+            return { $0 > 0 ? $0 : $0 * slope }
+        case .elu:
+            let alpha = attrs.number("alpha") ?? 1
+            return { $0 > 0 ? $0 : alpha * expm1($0) }
+        case .gelu:
+            if attrs.string("approximate") == "tanh" {
+                return { x in 0.5 * x * (1 + tanh(GeluConstants.sqrt2OverPi * (x + GeluConstants.kappa * x * x * x))) }
+            }
+            return { x in x * 0.5 * (1 + erf(x * GeluConstants.sqrtHalf)) }
+        case .softplus:
+            let beta = attrs.number("beta") ?? 1
+            let threshold = attrs.number("threshold") ?? 20
+            return { x in x * beta > threshold ? x : log1p(exp(x * beta)) / beta }
+        case .clamp:
+            let lower = attrs.number("min")
+            let upper = attrs.number("max")
+            return { x in
+                var y = x
+                if let lower, y < lower { y = lower }
+                if let upper, y > upper { y = upper }
+                return y
+            }
+        case .sign: return { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
+        case .floor: return { $0.rounded(.down) }
+        case .ceil: return { $0.rounded(.up) }
+        case .round: return { $0.rounded(.toNearestOrEven) }
+        default: fatalError("\(op) is not a unary elementwise op")
+        }
+    }
+
     // MARK: Elementwise with broadcasting
 
     static func binary(
@@ -176,7 +229,7 @@ enum Kernels {
 
     /// Softmax (or log-softmax) along the middle axis of `outer × length × inner`, shifted by the
     /// maximum so that logits of ±1000 are fine.
-    static func softmax(_ x: Tensor, outer: Int, length: Int, inner: Int, log: Bool) -> Tensor {
+    static func softmax(_ x: Tensor, outer: Int, length: Int, inner: Int, logarithm: Bool) -> Tensor {
         var data = x.data
         for o in 0..<outer {
             for i in 0..<inner {
@@ -184,14 +237,19 @@ enum Kernels {
                 var maximum = -Double.infinity
                 for j in 0..<length { maximum = Swift.max(maximum, x.data[base + j * inner]) }
                 var total = 0.0
-                for j in 0..<length { total += Glibc.exp(x.data[base + j * inner] - maximum) }
-                let logTotal = Glibc.log(total)
+                for j in 0..<length { total += exp(x.data[base + j * inner] - maximum) }
+                let logTotal = log(total)
                 for j in 0..<length {
                     let shifted = x.data[base + j * inner] - maximum
-                    data[base + j * inner] = log ? shifted - logTotal : Glibc.exp(shifted) / total
+                    data[base + j * inner] = logarithm ? shifted - logTotal : exp(shifted) / total
                 }
             }
         }
         return Tensor(validShape: x.shape, data: data)
     }
 }
+
+// libm under names that `Op`'s cases (`.exp`, `.log`, `.pow`) do not shadow inside its extensions.
+func libmExp(_ x: Double) -> Double { exp(x) }
+func libmLog(_ x: Double) -> Double { log(x) }
+func libmPow(_ x: Double, _ y: Double) -> Double { pow(x, y) }

@@ -32,7 +32,8 @@ extension Op {
             // Ties split the gradient; each side loses it where the other one wins.
             let tie = try b.eq(x[0], x[1])
             let half = try b.div(g, .literal(2))
-            let (lhsLoses, rhsLoses) = self == .maximum
+            let (lhsLoses, rhsLoses) =
+                self == .maximum
                 ? (try b.lt(x[0], x[1]), try b.gt(x[0], x[1]))
                 : (try b.gt(x[0], x[1]), try b.lt(x[0], x[1]))
             return [
@@ -162,22 +163,30 @@ extension Op {
     }
 
     /// PyTorch's `gelu_backward` formulas for both modes.
-    private func geluDerivative(_ b: inout GraphBuilder, _ x: Graph.Arg, tanh: Bool) throws(AutodiffError) -> Graph.Arg {
+    private func geluDerivative(
+        _ b: inout GraphBuilder, _ x: Graph.Arg, tanh: Bool
+    ) throws(AutodiffError) -> Graph.Arg {
         let square = try b.mul(x, x)
         if !tanh {
-            let cdf = try b.mul(.literal(0.5), try b.add(.literal(1),
-                try b.apply(.erf, [try b.mul(x, .literal(GeluConstants.sqrtHalf))])))
-            let pdf = try b.mul(.literal(GeluConstants.pdfScale), try b.apply(.exp, [try b.mul(square, .literal(-0.5))]))
+            let cdf = try b.mul(
+                .literal(0.5),
+                try b.add(
+                    .literal(1),
+                    try b.apply(.erf, [try b.mul(x, .literal(GeluConstants.sqrtHalf))])))
+            let pdf = try b.mul(
+                .literal(GeluConstants.pdfScale), try b.apply(.exp, [try b.mul(square, .literal(-0.5))]))
             return try b.add(cdf, try b.mul(x, pdf))
         }
         let cube = try b.mul(square, x)
-        let inner = try b.mul(.literal(GeluConstants.sqrt2OverPi), try b.add(x, try b.mul(.literal(GeluConstants.kappa), cube)))
+        let inner = try b.mul(
+            .literal(GeluConstants.sqrt2OverPi), try b.add(x, try b.mul(.literal(GeluConstants.kappa), cube)))
         let t = try b.apply(.tanh, [inner])
         let left = try b.mul(.literal(0.5), x)
         let right = try b.add(.literal(1), t)
         let leftDerivative = try b.mul(.literal(0.5), right)
         let rightDerivative = try b.sub(.literal(1), try b.mul(t, t))
-        let innerDerivative = try b.mul(.literal(GeluConstants.sqrt2OverPi),
+        let innerDerivative = try b.mul(
+            .literal(GeluConstants.sqrt2OverPi),
             try b.add(.literal(1), try b.mul(.literal(3 * GeluConstants.kappa), square)))
         return try b.add(leftDerivative, try b.mul(try b.mul(left, rightDerivative), innerDerivative))
     }
@@ -208,7 +217,8 @@ extension Op {
             let zeros = try b.apply(.sum, [isZero], axes)
             let safe = try b.where(isZero, .literal(1), x)
             let others = try b.apply(.prod, [safe], axes)
-            let single = try b.where(try b.eq(zeros, .literal(1)), try b.where(isZero, others, .literal(0)), .literal(0))
+            let single = try b.where(
+                try b.eq(zeros, .literal(1)), try b.where(isZero, others, .literal(0)), .literal(0))
             let factor = try b.where(try b.eq(zeros, .literal(0)), try b.div(others, safe), single)
             return try b.mul(gk, factor)
         default:

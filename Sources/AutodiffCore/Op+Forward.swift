@@ -1,18 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The forward kernels: one exhaustive switch over the op table. Shapes and attributes were
 /// checked by `plan`, so nothing here can fail.
 extension Op {
     func evaluate(_ args: [Tensor], plan: Plan, attrs: Attributes) -> Tensor {
         switch plan.layout {
         case .map:
-            return Tensor(validShape: plan.shape, data: args[0].data.map(unaryFunction(attrs)))
+            return Tensor(validShape: plan.shape, data: args[0].data.map(Kernels.unary(self, attrs)))
         case .broadcast(let strides):
             return broadcast(args, strides: strides, shape: plan.shape)
         case .reduce(let reduction):
@@ -28,62 +20,11 @@ extension Op {
         case .slice(let slice):
             return self == .slice ? Kernels.slice(args[0], slice) : Kernels.unslice(args[0], slice)
         case .axis(let outer, let length, let inner):
-            return Kernels.softmax(args[0], outer: outer, length: length, inner: inner, log: self == .logSoftmax)
+            return Kernels.softmax(args[0], outer: outer, length: length, inner: inner, logarithm: self == .logSoftmax)
         }
     }
 
     // MARK: Elementwise
-
-    /// The scalar function of a unary elementwise op, matching PyTorch's CPU kernels.
-    private func unaryFunction(_ attrs: Attributes) -> @Sendable (Double) -> Double {
-        switch self {
-        case .neg: return { -$0 }
-        case .exp: return { Glibc.exp($0) }
-        case .log: return { Glibc.log($0) }
-        case .sqrt: return { $0.squareRoot() }
-        case .sin: return { Glibc.sin($0) }
-        case .cos: return { Glibc.cos($0) }
-        case .tan: return { Glibc.tan($0) }
-        case .tanh: return { Glibc.tanh($0) }
-        case .sigmoid: return { 1 / (1 + Glibc.exp(-$0)) }
-        case .reciprocal: return { 1 / $0 }
-        case .square: return { $0 * $0 }
-        case .log1p: return { Glibc.log1p($0) }
-        case .expm1: return { Glibc.expm1($0) }
-        case .erf: return { Glibc.erf($0) }
-        case .abs: return { Swift.abs($0) }
-        case .relu: return { $0 < 0 ? 0 : $0 }
-        case .leakyRelu:
-            let slope = attrs.number("negative_slope") ?? 0.01
-            return { $0 > 0 ? $0 : $0 * slope }
-        case .elu:
-            let alpha = attrs.number("alpha") ?? 1
-            return { $0 > 0 ? $0 : alpha * Glibc.expm1($0) }
-        case .gelu:
-            if attrs.string("approximate") == "tanh" {
-                return { x in 0.5 * x * (1 + Glibc.tanh(GeluConstants.sqrt2OverPi * (x + GeluConstants.kappa * x * x * x))) }
-            }
-            return { x in x * 0.5 * (1 + Glibc.erf(x * GeluConstants.sqrtHalf)) }
-        case .softplus:
-            let beta = attrs.number("beta") ?? 1
-            let threshold = attrs.number("threshold") ?? 20
-            return { x in x * beta > threshold ? x : Glibc.log1p(Glibc.exp(x * beta)) / beta }
-        case .clamp:
-            let lower = attrs.number("min")
-            let upper = attrs.number("max")
-            return { x in
-                var y = x
-                if let lower, y < lower { y = lower }
-                if let upper, y > upper { y = upper }
-                return y
-            }
-        case .sign: return { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
-        case .floor: return { $0.rounded(.down) }
-        case .ceil: return { $0.rounded(.up) }
-        case .round: return { $0.rounded(.toNearestOrEven) }
-        default: fatalError("\(self) is not a unary elementwise op")
-        }
-    }
 
     /// The scalar function of a binary elementwise op.
     private var binaryFunction: (Double, Double) -> Double {
@@ -92,7 +33,7 @@ extension Op {
         case .sub: { $0 - $1 }
         case .mul: { $0 * $1 }
         case .div: { $0 / $1 }
-        case .pow: { Glibc.pow($0, $1) }
+        case .pow: { libmPow($0, $1) }
         case .maximum: { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
         case .minimum: { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
         case .gt: { $0 > $1 ? 1 : 0 }
@@ -129,17 +70,21 @@ extension Op {
         case .prod:
             return Kernels.fold(x, reduction, shape: shape, initial: 1, *)
         case .max:
-            return Kernels.fold(x, reduction, shape: shape, initial: -.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+            return Kernels.fold(x, reduction, shape: shape, initial: -.infinity) {
+                $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
+            }
         case .min:
-            return Kernels.fold(x, reduction, shape: shape, initial: .infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
+            return Kernels.fold(x, reduction, shape: shape, initial: .infinity) {
+                $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1)
+            }
         case .logsumexp:
             // Shift by the maximum (0 where it is infinite, as PyTorch) so exp never overflows.
             let maxima = Kernels.fold(x, reduction, shape: shape, initial: -.infinity) {
                 $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
             }.data.map { $0.isInfinite ? 0 : $0 }
             var sums = [Double](repeating: 0, count: maxima.count)
-            Kernels.forEach(x, reduction) { value, out in sums[out] += Glibc.exp(value - maxima[out]) }
-            return Tensor(validShape: shape, data: zip(sums, maxima).map { Glibc.log($0) + $1 })
+            Kernels.forEach(x, reduction) { value, out in sums[out] += libmExp(value - maxima[out]) }
+            return Tensor(validShape: shape, data: zip(sums, maxima).map { libmLog($0) + $1 })
         default:
             fatalError("\(self) is not a reduction")
         }

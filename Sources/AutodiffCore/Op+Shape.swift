@@ -137,7 +137,8 @@ extension Op {
             let keepdims = attrs.bool("keepdims")
             let shape = keepdims ? kept : input.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
             let reduction = Reduction(
-                inputShape: input, axes: reduced, keptShape: kept, resultStrides: Shape.broadcastStrides(kept, to: input), count: count)
+                inputShape: input, axes: reduced, keptShape: kept,
+                resultStrides: Shape.broadcastStrides(kept, to: input), count: count)
             return Plan(shape: shape, layout: .reduce(reduction), work: inputCount * (self == .logsumexp ? 3 : 1))
 
         case .matmul:
@@ -199,7 +200,8 @@ extension Op {
             }
             if let wildcard {
                 guard known > 0, inputCount % known == 0 else {
-                    throw attributeError("shape", "\(requested) cannot hold the \(inputCount) elements of shape \(input)")
+                    throw attributeError(
+                        "shape", "\(requested) cannot hold the \(inputCount) elements of shape \(input)")
                 }
                 shape[wildcard] = inputCount / known
             }
@@ -213,7 +215,9 @@ extension Op {
                 try normalizedAxes("axes", axes, rank: input.count)
             }
             for axis in axes ?? [] where input[axis] != 1 {
-                throw attributeError("axes", "names axis \(axis) of size \(input[axis]) in shape \(input); only size-1 axes can be squeezed")
+                throw attributeError(
+                    "axes",
+                    "names axis \(axis) of size \(input[axis]) in shape \(input); only size-1 axes can be squeezed")
             }
             let shape = input.enumerated().filter { axis, dim in
                 dim != 1 || !(axes?.contains(axis) ?? true)
@@ -275,8 +279,9 @@ extension Op {
             }
             let outer = input[..<axis].reduce(1, *)
             let inner = input[(axis + 1)...].reduce(1, *)
-            return Plan(shape: input, layout: .axis(outer: outer, length: input[axis], inner: inner),
-                        work: 4 * inputCount)
+            return Plan(
+                shape: input, layout: .axis(outer: outer, length: input[axis], inner: inner),
+                work: 4 * inputCount)
         }
     }
 
@@ -295,7 +300,8 @@ extension Op {
         let steps = attrs.ints("steps") ?? [Int](repeating: 1, count: starts.count)
         guard ends.count == starts.count, axes.count == starts.count, steps.count == starts.count else {
             throw attributeError(
-                "starts", "ends, axes and steps must have one entry per sliced axis; got starts \(starts), "
+                "starts",
+                "ends, axes and steps must have one entry per sliced axis; got starts \(starts), "
                     + "ends \(ends), axes \(axes), steps \(steps)")
         }
         var planStarts = [Int](repeating: 0, count: full.count)

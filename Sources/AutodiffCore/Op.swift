@@ -153,8 +153,10 @@ public struct AttributeSpec: Sendable {
     /// What absence means when there is no default value (for example "all axes").
     public let note: String?
 
-    init(_ name: String, _ kind: Kind, default defaultValue: AttributeValue? = nil, required: Bool = false,
-         note: String? = nil) {
+    init(
+        _ name: String, _ kind: Kind, default defaultValue: AttributeValue? = nil, required: Bool = false,
+        note: String? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue

@@ -130,7 +130,9 @@ struct Program: Sendable {
                     case .literal(let x): Tensor(scalar: x)
                     }
                 }
-                guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
+                guard let plan = plans[slot] else {
+                    throw .internalError("node \"\(graph.name(of: slot))\" has no plan")
+                }
                 values[slot] = node.op.evaluate(args, plan: plan, attrs: node.attrs)
                 for case .slot(let arg) in node.args
                 where lastUse[arg] == position && computedHere.contains(arg) && !keep.contains(arg) {
