@@ -18,6 +18,7 @@ import Logging
 /// | `--max-work` | `AUTODIFFD_MAX_WORK` | int, flops per call | `20000000000` |
 /// | `--request-timeout` | `AUTODIFFD_REQUEST_TIMEOUT` | seconds | `30` |
 /// | `--graph-cache-size` | `AUTODIFFD_GRAPH_CACHE_SIZE` | int, graphs | `256` |
+/// | `--graph-cache-bytes` | `AUTODIFFD_GRAPH_CACHE_BYTES` | int, bytes | `268435456` (256 MiB) |
 /// | `--retry-after` | `AUTODIFFD_RETRY_AFTER` | seconds, sent with 503 overloaded | `1` |
 /// | `--api-key` (repeatable) | `AUTODIFFD_API_KEYS` (comma-separated) | strings | none: no authentication |
 /// | `--log-level` | `AUTODIFFD_LOG_LEVEL` | trace…critical | `info` |
@@ -32,6 +33,8 @@ public struct ServiceConfiguration: Sendable, Equatable {
     /// Wall-clock budget of one call, queueing included; past it the call answers `504 deadline_exceeded`.
     public var requestTimeout: Duration = .seconds(30)
     public var graphCacheSize = 256
+    /// Bytes the registered graphs may hold together (their JSON and constants).
+    public var graphCacheBytes = 256 << 20
     public var retryAfterSeconds = 1
     /// When non-empty, `/v1/*` requests need one of these keys.
     public var apiKeys: [String] = []
@@ -58,6 +61,7 @@ public struct ServiceConfiguration: Sendable, Equatable {
         if let value = try read("AUTODIFFD_MAX_WORK", Self.positive) { limits.maxWork = value }
         if let value = try read("AUTODIFFD_REQUEST_TIMEOUT", Self.seconds) { requestTimeout = value }
         if let value = try read("AUTODIFFD_GRAPH_CACHE_SIZE", Self.positive) { graphCacheSize = value }
+        if let value = try read("AUTODIFFD_GRAPH_CACHE_BYTES", Self.positive) { graphCacheBytes = value }
         if let value = try read("AUTODIFFD_RETRY_AFTER", Self.nonNegative) { retryAfterSeconds = value }
         if let value = try read("AUTODIFFD_API_KEYS", Self.keys) { apiKeys = value }
         if let value = try read("AUTODIFFD_LOG_LEVEL", Logger.Level.init(rawValue:)) { logLevel = value }

@@ -32,6 +32,8 @@ struct AutodiffCommand: AsyncParsableCommand {
     var requestTimeout: String?
     @Option(help: "Registered graphs kept per process. (env AUTODIFFD_GRAPH_CACHE_SIZE; default 256)")
     var graphCacheSize: Int?
+    @Option(help: "Bytes registered graphs may hold together. (env AUTODIFFD_GRAPH_CACHE_BYTES; default 268435456)")
+    var graphCacheBytes: Int?
     @Option(help: "Retry-After seconds sent with 503 overloaded. (env AUTODIFFD_RETRY_AFTER; default 1)")
     var retryAfter: Int?
     @Option(help: "An accepted API key; repeat for several. (env AUTODIFFD_API_KEYS, comma-separated; default none)")
@@ -75,6 +77,9 @@ struct AutodiffCommand: AsyncParsableCommand {
         }
         if let value = try check(graphCacheSize, "graph-cache-size", { $0 > 0 }) {
             configuration.graphCacheSize = value
+        }
+        if let value = try check(graphCacheBytes, "graph-cache-bytes", { $0 > 0 }) {
+            configuration.graphCacheBytes = value
         }
         if let value = try check(retryAfter, "retry-after", { $0 >= 0 }) { configuration.retryAfterSeconds = value }
         if !apiKey.isEmpty { configuration.apiKeys = apiKey }

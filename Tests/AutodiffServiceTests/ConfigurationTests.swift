@@ -10,6 +10,7 @@ import Testing
             "AUTODIFFD_MAX_ELEMENTS": "6", "AUTODIFFD_MAX_BYTES": "7", "AUTODIFFD_MAX_WORK": "8",
             "AUTODIFFD_REQUEST_TIMEOUT": "0.25", "AUTODIFFD_GRAPH_CACHE_SIZE": "9", "AUTODIFFD_API_KEYS": "a, b",
             "AUTODIFFD_LOG_LEVEL": "debug", "AUTODIFFD_MAX_BODY_BYTES": "1024", "AUTODIFFD_HOST": "127.0.0.1",
+            "AUTODIFFD_GRAPH_CACHE_BYTES": "4096",
         ])
         #expect(configuration.port == 9000)
         #expect(configuration.host == "127.0.0.1")
@@ -21,6 +22,7 @@ import Testing
         #expect(configuration.limits.maxWork == 8)
         #expect(configuration.requestTimeout == .milliseconds(250))
         #expect(configuration.graphCacheSize == 9)
+        #expect(configuration.graphCacheBytes == 4096)
         #expect(configuration.apiKeys == ["a", "b"])
         #expect(configuration.logLevel == .debug)
         #expect(configuration.maxBodyBytes == 1024)

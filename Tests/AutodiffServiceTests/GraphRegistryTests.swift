@@ -104,14 +104,36 @@ import Testing
         }
     }
 
+    @Test func graphsTooLargeToKeepAreRefusedAndBytesBoundTheCache() async throws {
+        var configuration = testConfiguration()
+        configuration.graphCacheBytes = 2_000
+        try await withApp(configuration) { client in
+            let data = [Double](repeating: 0.5, count: 300)
+            let big = #"{"inputs":["x"],"constants":{"c":\#(data)},"nodes":[{"id":"y","op":"mul","args":["x","c"]}]}"#
+            let refused = try await register(big, on: client)
+            #expect(refused.status == .contentTooLarge)
+            #expect(refused.errorCode == "limit_exceeded")
+            // Two graphs of ~1 KB each do not fit together: the older one is evicted.
+            let medium = Array(data.prefix(100))
+            let first =
+                #"{"inputs":["x"],"constants":{"c":\#(medium)},"nodes":[{"id":"y","op":"mul","args":["x","c"]}]}"#
+            let second =
+                #"{"inputs":["x"],"constants":{"c":\#(medium)},"nodes":[{"id":"y","op":"add","args":["x","c"]}]}"#
+            let firstID = try #require(try await register(first, on: client).json["graph_id"].string)
+            #expect(try await client.get("/v1/graphs/\(firstID)").status == .ok)
+            #expect(try await register(second, on: client).status == .created)
+            #expect(try await client.get("/v1/graphs/\(firstID)").errorCode == "graph_not_found")
+        }
+    }
+
     @Test func leastRecentlyUsedIsEvictedFirst() async throws {
-        let cache = GraphCache(capacity: 2)
+        let cache = GraphCache(capacity: 2, maxBytes: 1 << 20)
         let graph = try AutodiffCore.Graph(AutodiffCore.GraphSpec(inputs: ["x"], nodes: []))
         for id in ["a", "b"] {
-            await cache.insert(RegisteredGraph(id: id, graph: graph, canonicalJSON: [], nodeCount: 0))
+            try await cache.insert(RegisteredGraph(id: id, graph: graph, canonicalJSON: [], nodeCount: 0, byteCount: 1))
         }
         _ = await cache.graph("a")
-        await cache.insert(RegisteredGraph(id: "c", graph: graph, canonicalJSON: [], nodeCount: 0))
+        try await cache.insert(RegisteredGraph(id: "c", graph: graph, canonicalJSON: [], nodeCount: 0, byteCount: 1))
         #expect(await cache.graph("a") != nil)
         #expect(await cache.graph("b") == nil)
         #expect(await cache.graph("c") != nil)

@@ -15,7 +15,7 @@ struct AutodiffAPI: Sendable {
     init(configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool) {
         self.configuration = configuration
         self.pool = pool
-        self.graphs = GraphCache(capacity: configuration.graphCacheSize)
+        self.graphs = GraphCache(capacity: configuration.graphCacheSize, maxBytes: configuration.graphCacheBytes)
         self.readiness = readiness
         self.opsCatalog = (try? OpsCatalog.document.serialized()) ?? []
     }
@@ -71,11 +71,12 @@ struct AutodiffAPI: Sendable {
             let graph = try Graph(WireGraph.decode(graphValue, limits: limits), limits: limits)
             let spec = graph.spec
             let canonical = try WireGraph.encode(spec).serialized()
+            let constantBytes = spec.constants.values.reduce(0) { $0 + $1.count * MemoryLayout<Double>.stride }
             return RegisteredGraph(
                 id: WireGraph.id(ofCanonical: canonical), graph: graph, canonicalJSON: canonical,
-                nodeCount: spec.nodes.count)
+                nodeCount: spec.nodes.count, byteCount: canonical.count + constantBytes)
         }
-        await graphs.insert(registered)
+        try await graphs.insert(registered)
         let reply: JSONOutput = .object([
             ("graph_id", .string(registered.id)),
             ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
