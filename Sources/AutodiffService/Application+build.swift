@@ -1,4 +1,5 @@
 import AutodiffCore
+import CoreMetrics
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -7,10 +8,12 @@ import ServiceLifecycle
 ///
 /// The executable and the tests both call this, so what is tested is what runs.
 /// `readiness` is flipped by `ReadinessService` on graceful shutdown (or by a test).
+/// With `metrics`, `GET /metrics` serves them in Prometheus' text format.
 public func buildApplication(
-    configuration: ServiceConfiguration, logger: Logger, readiness: Readiness = Readiness()
+    configuration: ServiceConfiguration, logger: Logger, readiness: Readiness = Readiness(),
+    metrics: MetricsExporter? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, readiness: readiness)
+    let router = buildRouter(configuration: configuration, readiness: readiness, metrics: metrics)
     let port = configuration.port
     return Application(
         router: router,
@@ -28,9 +31,11 @@ public func buildApplication(
 
 /// Runs the application until SIGTERM or SIGINT, then drains: `/readyz` turns 503, the listener
 /// closes, in-flight requests finish, and the call returns.
-public func runServer(configuration: ServiceConfiguration, logger: Logger) async throws {
+public func runServer(
+    configuration: ServiceConfiguration, logger: Logger, metrics: MetricsExporter? = nil
+) async throws {
     let readiness = Readiness()
-    let app = buildApplication(configuration: configuration, logger: logger, readiness: readiness)
+    let app = buildApplication(configuration: configuration, logger: logger, readiness: readiness, metrics: metrics)
     let group = ServiceGroup(
         configuration: .init(
             services: [app, ReadinessService(readiness: readiness, logger: logger)],
@@ -42,11 +47,13 @@ public func runServer(configuration: ServiceConfiguration, logger: Logger) async
 
 /// The routes of the wire contract. Tests may pass their own `pool` to hold its workers.
 func buildRouter(
-    configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool? = nil
+    configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool? = nil, metrics: MetricsExporter? = nil
 ) -> Router<BasicRequestContext> {
+    let serviceMetrics = ServiceMetrics(factory: metrics?.factory ?? NOOPMetricsHandler.instance)
     let api = AutodiffAPI(
         configuration: configuration, readiness: readiness,
-        pool: pool ?? WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth))
+        pool: pool ?? WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth),
+        metrics: serviceMetrics)
     var routes = Routes()
     for (method, path) in [
         (HTTPRequest.Method.get, "/healthz"), (.get, "/readyz"), (.get, "/v1/ops"),
@@ -55,9 +62,15 @@ func buildRouter(
     ] {
         routes.add(method, path)
     }
+    if metrics != nil { routes.add(.get, "/metrics") }
 
     let router = Router()
-    router.add(middleware: ErrorMiddleware(routes: routes, maxBodyBytes: configuration.maxBodyBytes))
+    if metrics != nil {
+        // Outermost, so it sees every response, errors included, with its final status.
+        router.add(middleware: MetricsMiddleware())
+    }
+    router.add(
+        middleware: ErrorMiddleware(routes: routes, maxBodyBytes: configuration.maxBodyBytes, metrics: serviceMetrics))
     if !configuration.apiKeys.isEmpty {
         router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
     }
@@ -73,6 +86,9 @@ func buildRouter(
     router.post("/v1/graphs") { request, _ in try await api.register(request) }
     router.get("/v1/graphs/:id") { _, context in
         try await api.registeredGraph(context.parameters.require("id"))
+    }
+    if let metrics {
+        router.get("/metrics") { _, _ in await api.metrics(metrics) }
     }
     return router
 }

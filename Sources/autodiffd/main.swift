@@ -49,7 +49,8 @@ struct AutodiffCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "autodiffd")
-        try await runServer(configuration: configuration, logger: logger)
+        let metrics = MetricsExporter.bootstrap()
+        try await runServer(configuration: configuration, logger: logger, metrics: metrics)
     }
 
     /// Defaults, then the environment, then these flags.

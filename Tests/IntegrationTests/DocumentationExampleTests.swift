@@ -68,7 +68,7 @@ import Testing
         let commands = Self.examples().map(\.command).joined(separator: "\n")
         for path in [
             "/healthz", "/readyz", "/v1/forward", "/v1/backward", "/v1/jacobian", "/v1/jvp", "/v1/hvp",
-            "/v1/graphs", "/v1/ops", "\"batched\"", "\"return_graph\"", "graph_id",
+            "/v1/graphs", "/v1/ops", "/metrics", "\"batched\"", "\"return_graph\"", "graph_id",
         ] {
             #expect(commands.contains(path), "no example uses \(path)")
         }

@@ -35,6 +35,12 @@ import Testing
         #expect(unknown.status == 404)
         #expect(unknown.errorCode == "not_found")
 
+        // The executable bootstraps metrics: the service's own and Hummingbird's per-route ones.
+        let metrics = try curl([server.baseURL + "/metrics"])
+        #expect(metrics.status == 200)
+        #expect(metrics.body.contains(#"autodiffd_errors_total{code="seed_required"} 1"#))
+        #expect(metrics.body.contains(#"hb_requests{http_route="/v1/backward""#))
+
         #expect(server.terminate() == 0, "\(server.logText)")
         #expect(server.logText.contains("draining"))
     }

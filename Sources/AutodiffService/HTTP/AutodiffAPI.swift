@@ -12,9 +12,13 @@ struct AutodiffAPI: Sendable {
     /// `GET /v1/ops`, built once from the op table.
     let opsCatalog: [UInt8]
 
-    init(configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool) {
+    let metrics: ServiceMetrics
+
+    init(configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool, metrics: ServiceMetrics) {
         self.configuration = configuration
         self.pool = pool
+        self.metrics = metrics
+        metrics.workers.record(pool.workers)
         self.graphs = GraphCache(capacity: configuration.graphCacheSize, maxBytes: configuration.graphCacheBytes)
         self.readiness = readiness
         self.opsCatalog = (try? OpsCatalog.document.serialized()) ?? []
@@ -112,6 +116,17 @@ struct AutodiffAPI: Sendable {
             ("workers", .integer(pool.workers)), ("busy", .integer(load.running)), ("queued", .integer(load.waiting)),
         ])
         return Self.json((try? body.serialized()) ?? [])
+    }
+
+    /// `GET /metrics`: the gauges are sampled now, then everything is rendered.
+    func metrics(_ exporter: MetricsExporter) async -> Response {
+        let load = pool.load
+        metrics.busyWorkers.record(load.running)
+        metrics.queuedJobs.record(load.waiting)
+        metrics.registeredGraphs.record(await graphs.count)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: exporter.render())))
     }
 
     // MARK: Plumbing

@@ -7,6 +7,7 @@ import Logging
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: Routes
     let maxBodyBytes: Int
+    let metrics: ServiceMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
@@ -22,6 +23,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     "request failed unexpectedly",
                     metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             }
+            metrics.recordError(code: apiError.code)
             response = apiError.response()
         }
         context.logger.debug(

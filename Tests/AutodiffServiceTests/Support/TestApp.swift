@@ -23,9 +23,10 @@ func withApp<T: Sendable>(
     _ configuration: ServiceConfiguration = testConfiguration(),
     readiness: Readiness = Readiness(),
     pool: WorkerPool? = nil,
+    metrics: MetricsExporter? = nil,
     _ body: @Sendable @escaping (any TestClientProtocol) async throws -> T
 ) async throws -> T {
-    let router = buildRouter(configuration: configuration, readiness: readiness, pool: pool)
+    let router = buildRouter(configuration: configuration, readiness: readiness, pool: pool, metrics: metrics)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let app = Application(router: router, logger: logger)

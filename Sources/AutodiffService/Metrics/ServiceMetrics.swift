@@ -1,0 +1,73 @@
+import CoreMetrics
+import Prometheus
+
+/// The service's own metrics, created once at start-up with fixed labels (never a request's value):
+///
+/// | name | kind | meaning |
+/// |---|---|---|
+/// | `autodiffd_workers` | gauge | size of the worker pool |
+/// | `autodiffd_workers_busy` | gauge | jobs running (sampled when scraped) |
+/// | `autodiffd_jobs_queued` | gauge | jobs waiting for a worker (sampled when scraped) |
+/// | `autodiffd_graphs_registered` | gauge | graphs in this process's cache (sampled when scraped) |
+/// | `autodiffd_errors_total{code}` | counter | error responses by contract code |
+///
+/// HTTP request counts and durations by route, method and status come from Hummingbird's
+/// `MetricsMiddleware` through the global metrics system.
+struct ServiceMetrics: Sendable {
+    let workers: CoreMetrics.Gauge
+    let busyWorkers: CoreMetrics.Gauge
+    let queuedJobs: CoreMetrics.Gauge
+    let registeredGraphs: CoreMetrics.Gauge
+    private let errors: [String: CoreMetrics.Counter]
+
+    /// Every code the service can answer with, so each counter exists from the start.
+    static let errorCodes = [
+        "invalid_json", "invalid_request", "unauthorized", "not_found", "graph_not_found", "method_not_allowed",
+        "payload_too_large", "limit_exceeded", "unknown_op", "unknown_name", "duplicate_name", "cycle", "arity",
+        "invalid_attribute", "shape_mismatch", "seed_required", "seed_shape_mismatch", "unconnected_input",
+        "overloaded", "shutting_down", "deadline_exceeded", "internal",
+    ]
+
+    init(factory: any MetricsFactory) {
+        workers = CoreMetrics.Gauge(label: "autodiffd_workers", factory: factory)
+        busyWorkers = CoreMetrics.Gauge(label: "autodiffd_workers_busy", factory: factory)
+        queuedJobs = CoreMetrics.Gauge(label: "autodiffd_jobs_queued", factory: factory)
+        registeredGraphs = CoreMetrics.Gauge(label: "autodiffd_graphs_registered", factory: factory)
+        var errors: [String: CoreMetrics.Counter] = [:]
+        for code in Self.errorCodes {
+            errors[code] = CoreMetrics.Counter(
+                label: "autodiffd_errors_total", dimensions: [("code", code)], factory: factory)
+        }
+        self.errors = errors
+    }
+
+    /// Counts an error response; a code outside the contract's list counts as `internal`.
+    func recordError(code: String) {
+        (errors[code] ?? errors["internal"])?.increment()
+    }
+}
+
+/// The Prometheus registry behind `GET /metrics`.
+public final class MetricsExporter: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    /// An exporter with its own registry; nothing global is touched (tests use this).
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    /// Makes a new exporter the process-wide metrics backend, so library metrics (Hummingbird's
+    /// request counts and durations) land in it too. Call once, at start-up.
+    public static func bootstrap() -> MetricsExporter {
+        let exporter = MetricsExporter()
+        MetricsSystem.bootstrap(exporter.factory)
+        return exporter
+    }
+
+    /// The Prometheus text exposition format.
+    func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
