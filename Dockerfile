@@ -14,9 +14,10 @@ RUN swift build -c release --static-swift-stdlib --product autodiffd \
 
 # ---- run ----
 FROM debian:bookworm-slim
-# Foundation still needs a few shared libraries; curl serves the health check.
+# The binary links the Swift runtime and Foundation statically (it needs only libc, libm and
+# libstdc++ from the base image); curl serves the health check.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl libcurl4 libxml2 tzdata \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home --uid 10001 autodiffd
 COPY --from=build /out/autodiffd /usr/local/bin/autodiffd
