@@ -1,4 +1,5 @@
 import AutodiffCore
+import CoreMetrics
 import HTTPTypes
 import Hummingbird
 import Testing
@@ -267,6 +268,33 @@ import Testing
     }
 
     // MARK: The mapping itself
+
+    @Test func transportErrorsMapToContractCodesAndNothingElseTo400() {
+        var routes = Routes()
+        routes.add(.get, "/v1/graphs/:id")
+        let middleware = ErrorMiddleware<BasicRequestContext>(
+            routes: routes, maxBodyBytes: 10, metrics: ServiceMetrics(factory: NOOPMetricsHandler.instance))
+        func request(_ method: HTTPRequest.Method, _ path: String) -> Request {
+            Request(
+                head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path),
+                body: .init(buffer: ByteBuffer()))
+        }
+        struct Unexpected: Error {}
+        let cases: [(any Error, Request, HTTPResponse.Status, String)] = [
+            (HTTPError(.notFound), request(.delete, "/v1/graphs/abc"), .methodNotAllowed, "method_not_allowed"),
+            (HTTPError(.notFound), request(.get, "/v2"), .notFound, "not_found"),
+            (HTTPError(.contentTooLarge), request(.post, "/v1/forward"), .contentTooLarge, "payload_too_large"),
+            (HTTPError(.badRequest), request(.post, "/v1/forward"), .badRequest, "invalid_request"),
+            (HTTPError(.unsupportedMediaType), request(.post, "/v1/forward"), .badRequest, "invalid_request"),
+            (AutodiffError.cycle(node: "a"), request(.post, "/v1/forward"), .unprocessableContent, "cycle"),
+            (Unexpected(), request(.post, "/v1/forward"), .internalServerError, "internal"),
+        ]
+        for (error, request, status, code) in cases {
+            let mapped = middleware.map(error, request: request)
+            #expect(mapped.status == status, "\(error)")
+            #expect(mapped.code == code, "\(error)")
+        }
+    }
 
     @Test(arguments: [
         (AutodiffError.invalidRequest("m"), HTTPResponse.Status.badRequest),

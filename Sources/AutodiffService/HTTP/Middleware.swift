@@ -35,7 +35,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    private func map(_ error: any Error, request: Request) -> APIError {
+    func map(_ error: any Error, request: Request) -> APIError {
         switch error {
         case let error as APIError:
             return error
@@ -47,6 +47,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return .methodNotAllowed(request.method, path: request.uri.path, allowed: methods)
         case let error as any HTTPResponseError where error.status == .contentTooLarge:
             return .payloadTooLarge(limit: maxBodyBytes)
+        case let error as any HTTPResponseError where error.status.kind == .clientError:
+            // Refusals from the HTTP layer itself are the client's doing, so never a 500.
+            return APIError(
+                status: .badRequest, code: "invalid_request",
+                message: "the HTTP request was refused: \(error.status.code) \(error.status.reasonPhrase)")
         default:
             return .internal("unexpected \(type(of: error))")
         }
