@@ -106,6 +106,18 @@ import Testing
         #expect(server.terminate() == 0)
     }
 
+    @Test func bodyStillArrivingAtTheDeadlineIsDeadlineExceeded() throws {
+        let server = try ServerProcess(arguments: ["--request-timeout", "0.5"])
+        // 4 KB at 1 KB/s takes about 4 s; the server gives up after 0.5 s.
+        let body = #"{"graph":"# + String(repeating: " ", count: 4_000) + "}"
+        let slow = try curl(
+            ["--limit-rate", "1K", "-X", "POST", "--data-binary", "@-", server.baseURL + "/v1/forward"], input: body)
+        #expect(slow.status == 504)
+        #expect(slow.errorCode == "deadline_exceeded")
+        #expect(try curl([server.baseURL + "/healthz"]).status == 200)
+        #expect(server.terminate() == 0)
+    }
+
     @Test func environmentConfiguresTheServer() throws {
         let server = try ServerProcess(environment: ["AUTODIFFD_API_KEYS": "k1"])
         let body = #"{"graph":\#(Self.square),"values":{"x":2},"outputs":["y"]}"#

@@ -36,7 +36,7 @@ struct AutodiffAPI: Sendable {
     private func compute<C: Computation>(
         _ computation: C.Type, _ request: Request, deadline: Deadline
     ) async throws -> Response {
-        let body = try await collect(request)
+        let body = try await collect(request, deadline: deadline)
         let limits = configuration.limits
         let (call, parsed) = try await work(deadline: deadline) {
             let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
@@ -65,7 +65,7 @@ struct AutodiffAPI: Sendable {
     }
 
     private func register(_ request: Request, deadline: Deadline) async throws -> Response {
-        let body = try await collect(request)
+        let body = try await collect(request, deadline: deadline)
         let limits = configuration.limits
         let registered = try await work(deadline: deadline) {
             let request = try WireObject(try Self.parse(body), what: "request")
@@ -132,16 +132,29 @@ struct AutodiffAPI: Sendable {
     // MARK: Plumbing
 
     /// The body, refused with `413 payload_too_large` past `maxBodyBytes`.
-    private func collect(_ request: Request) async throws -> [UInt8] {
+    /// A body still arriving at the deadline is `504 deadline_exceeded`, so a slow sender cannot hold
+    /// an admitted slot past `--request-timeout`.
+    private func collect(_ request: Request, deadline: Deadline) async throws -> [UInt8] {
         let limit = configuration.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError.payloadTooLarge(limit: limit)
         }
-        do {
-            let buffer = try await request.body.collect(upTo: limit)
-            return Array(buffer.readableBytesView)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw APIError.payloadTooLarge(limit: limit)
+        return try await withThrowingTaskGroup(of: [UInt8].self) { group in
+            group.addTask {
+                do {
+                    let buffer = try await request.body.collect(upTo: limit)
+                    return Array(buffer.readableBytesView)
+                } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+                    throw APIError.payloadTooLarge(limit: limit)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                throw AutodiffError.deadlineExceeded("the request body was still arriving at its deadline")
+            }
+            defer { group.cancelAll() }
+            guard let body = try await group.next() else { throw APIError.internal("no body and no timeout") }
+            return body
         }
     }
 
