@@ -199,7 +199,7 @@ import Testing
             #expect(concat["variadic"].bool == true)
             let gelu = try #require(ops.first { $0["name"].string == "gelu" })
             #expect(gelu["attrs"][0]["choices"].count == 2)
-            #expect(ops.allSatisfy { !($0["gradient"].string ?? "").isEmpty })
+            #expect(ops.allSatisfy { !($0["gradient_note"].string ?? "").isEmpty })
         }
     }
 }

@@ -6,7 +6,7 @@ import AutodiffCore
 /// {"ops": [{"name": "sum", "arity": 1, "variadic": false,
 ///           "attrs": [{"name": "axes", "kind": "int[]", "required": false, "default": null, "note": "all axes"},
 ///                     {"name": "keepdims", "kind": "bool", "required": false, "default": false}],
-///           "gradient": "gradient broadcast back over the reduced axes"}, …]}
+///           "gradient_note": "gradient broadcast back over the reduced axes"}, …]}
 /// ```
 enum OpsCatalog {
     static var document: JSONOutput {
@@ -24,7 +24,7 @@ enum OpsCatalog {
             ("arity", .integer(arity)),
             ("variadic", .bool(variadic)),
             ("attrs", .array(op.attributes.map(attribute))),
-            ("gradient", .string(op.gradientNote)),
+            ("gradient_note", .string(op.gradientNote)),
         ])
     }
 
