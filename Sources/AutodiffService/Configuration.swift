@@ -10,7 +10,7 @@ import Logging
 /// | `--host` | `AUTODIFFD_HOST` | string | `0.0.0.0` |
 /// | `--port` | `PORT`, `AUTODIFFD_PORT` | int (0: any free port) | `8080` |
 /// | `--workers` | `AUTODIFFD_WORKERS` | int | number of cores |
-/// | `--queue-depth` | `AUTODIFFD_QUEUE_DEPTH` | int | `64` |
+/// | `--queue-depth` | `AUTODIFFD_QUEUE_DEPTH` | int, calls admitted beyond one per worker | `64` |
 /// | `--max-body-bytes` | `AUTODIFFD_MAX_BODY_BYTES` | int | `67108864` (64 MiB) |
 /// | `--max-nodes` | `AUTODIFFD_MAX_NODES` | int | `10000` |
 /// | `--max-elements` | `AUTODIFFD_MAX_ELEMENTS` | int, per tensor | `16777216` |

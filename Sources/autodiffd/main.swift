@@ -16,7 +16,7 @@ struct AutodiffCommand: AsyncParsableCommand {
     var port: Int?
     @Option(help: "Worker threads for computation. (env AUTODIFFD_WORKERS; default: number of cores)")
     var workers: Int?
-    @Option(help: "Requests that may wait for a worker before 503 overloaded. (env AUTODIFFD_QUEUE_DEPTH; default 64)")
+    @Option(help: "Calls admitted beyond one per worker; the next gets 503. (env AUTODIFFD_QUEUE_DEPTH; default 64)")
     var queueDepth: Int?
     @Option(help: "Largest request body in bytes. (env AUTODIFFD_MAX_BODY_BYTES; default 67108864)")
     var maxBodyBytes: Int?
