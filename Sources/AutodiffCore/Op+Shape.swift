@@ -57,6 +57,12 @@ extension Op {
     /// `limits` before anything is allocated.
     func plan(node: String, attrs: Attributes, args: [[Int]], limits: Limits) throws(AutodiffError) -> Plan {
         let plan = try unlimitedPlan(node: node, attrs: attrs, args: args)
+        guard plan.shape.count <= Shape.maxRank else {
+            throw .limitExceeded(
+                "node \"\(node)\": \(rawValue) would produce a tensor of \(plan.shape.count) dimensions; "
+                    + "the limit is \(Shape.maxRank)",
+                node: node)
+        }
         guard let count = Shape.elementCount(plan.shape), count <= limits.maxElements else {
             throw .limitExceeded(
                 "node \"\(node)\": \(rawValue) would produce shape \(plan.shape); "

@@ -5,6 +5,9 @@ public struct Tensor: Sendable, Equatable {
 
     /// Makes a tensor, checking that `data` holds exactly the elements `shape` describes.
     public init(shape: [Int], data: [Double]) throws(AutodiffError) {
+        guard shape.count <= Shape.maxRank else {
+            throw .invalidRequest("a tensor may have at most \(Shape.maxRank) dimensions, got \(shape.count)")
+        }
         guard let count = Shape.elementCount(shape) else {
             throw .invalidRequest("shape \(shape) must have non-negative dimensions whose product fits in memory")
         }
@@ -37,6 +40,10 @@ public struct Tensor: Sendable, Equatable {
 
 /// Shape arithmetic. Every product that comes from client input is overflow-checked.
 public enum Shape {
+    /// The most dimensions a tensor may have (as NumPy), so that no rank can make a loop or a
+    /// nested JSON rendering unreasonably deep.
+    public static let maxRank = 64
+
     /// The element count of `shape`, or `nil` for a negative dimension or an overflowing product.
     ///
     /// The product of the non-zero dimensions must fit too, so that strides and partial products

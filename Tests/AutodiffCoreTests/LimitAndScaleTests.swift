@@ -38,6 +38,19 @@ struct LimitAndScaleTests {
         }
     }
 
+    @Test func rankIsBounded() throws {
+        // 64 dimensions are fine; a 65th is refused for inputs and for results, naming the node.
+        let ones64 = [Int](repeating: 1, count: 64)
+        #expect(throws: Never.self) { _ = try Tensor(shape: ones64, data: [1]) }
+        expectError("invalid_request", mentions: ["64", "65"]) { _ = try Tensor(shape: ones64 + [1], data: [1]) }
+        let deep = try graph(inputs: ["x"], node("y", .reshape, "x", attrs: ["shape": .ints(ones64 + [1])]))
+        expectError("limit_exceeded", node: "y", mentions: ["65", "64"]) {
+            _ = try deep.forward(values: ["x": scalar(2)], outputs: ["y"])
+        }
+        let widened = try graph(inputs: ["x"], node("y", .unsqueeze, "x", attrs: ["axes": .ints(Array(0..<100_000))]))
+        expectError("limit_exceeded", node: "y") { _ = try widened.forward(values: ["x": scalar(2)], outputs: ["y"]) }
+    }
+
     @Test func elementsPerTensor() throws {
         let limits = Limits(maxElements: 50)
         let g = try graph(inputs: ["x"], node("y", .exp, "x"))
