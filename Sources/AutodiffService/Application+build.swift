@@ -63,8 +63,12 @@ func buildRouter(
         routes.add(method, path)
     }
     if metrics != nil { routes.add(.get, "/metrics") }
+    // Every GET also answers HEAD (load balancers probe with it).
+    for route in routes.routes where route.method == .get {
+        routes.add(.head, route.path)
+    }
 
-    let router = Router()
+    let router = Router(options: .autoGenerateHeadEndpoints)
     if metrics != nil {
         // Outermost, so it sees every response, errors included, with its final status.
         router.add(middleware: MetricsMiddleware())

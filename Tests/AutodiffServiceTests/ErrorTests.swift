@@ -191,6 +191,14 @@ import Testing
     @Test func methodNotAllowedListsTheAllowedMethods() async throws {
         let reply = try await withApp { client in try await client.send(.put, "/v1/forward", "{}") }
         #expect(reply.headers[.allow] == "POST")
+        let get = try await withApp { client in try await client.send(.post, "/v1/ops", "{}") }
+        #expect(get.headers[.allow] == "GET, HEAD")
+    }
+
+    @Test func probesAnswerHEAD() async throws {
+        let reply = try await withApp { client in try await client.send(.head, "/healthz") }
+        #expect(reply.status == .ok)
+        #expect(reply.text.isEmpty)
     }
 
     @Test func seedRequiredMessageTellsHowToFixIt() async throws {

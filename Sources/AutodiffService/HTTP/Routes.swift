@@ -5,6 +5,7 @@ import Hummingbird
 struct Routes: Sendable {
     struct Route: Sendable {
         let method: HTTPRequest.Method
+        let path: String
         /// Path segments; `:name` matches any one segment.
         let segments: [Substring]
     }
@@ -12,7 +13,7 @@ struct Routes: Sendable {
     private(set) var routes: [Route] = []
 
     mutating func add(_ method: HTTPRequest.Method, _ path: String) {
-        routes.append(Route(method: method, segments: Self.segments(path)))
+        routes.append(Route(method: method, path: path, segments: Self.segments(path)))
     }
 
     /// The methods served at `path`, empty when no route has that path.
