@@ -23,23 +23,32 @@ import Logging
 /// | `--api-key` (repeatable) | `AUTODIFFD_API_KEYS` (comma-separated) | strings | none: no authentication |
 /// | `--log-level` | `AUTODIFFD_LOG_LEVEL` | trace…critical | `info` |
 public struct ServiceConfiguration: Sendable, Equatable {
+    /// Address to bind.
     public var host = "0.0.0.0"
+    /// Port to bind; 0 picks a free one (logged in the "server started" line).
     public var port = 8080
+    /// Worker threads for parsing and computation.
     public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Calls admitted beyond one per worker; the next one is answered `503 overloaded`.
     public var queueDepth = 64
+    /// Largest request body; a larger one is `413 payload_too_large`.
     public var maxBodyBytes = 64 << 20
     /// Graph, tensor and work limits handed to the core for every call.
     public var limits = Limits()
     /// Wall-clock budget of one call, queueing included; past it the call answers `504 deadline_exceeded`.
     public var requestTimeout: Duration = .seconds(30)
+    /// Registered graphs kept by this process (least recently used evicted first).
     public var graphCacheSize = 256
     /// Bytes the registered graphs may hold together (their JSON and constants).
     public var graphCacheBytes = 256 << 20
+    /// `Retry-After` of `503 overloaded`.
     public var retryAfterSeconds = 1
     /// When non-empty, `/v1/*` requests need one of these keys.
     public var apiKeys: [String] = []
+    /// Lowest level logged (to stderr).
     public var logLevel: Logger.Level = .info
 
+    /// The defaults in the table above.
     public init() {}
 
     /// Defaults overridden by the environment variables in the table above.
@@ -67,27 +76,28 @@ public struct ServiceConfiguration: Sendable, Equatable {
         if let value = try read("AUTODIFFD_LOG_LEVEL", Logger.Level.init(rawValue:)) { logLevel = value }
     }
 
-    // MARK: Parsers shared with the command line
+    // MARK: Parsers
 
-    public static func port(_ text: String) -> Int? {
+    static func port(_ text: String) -> Int? {
         Int(text).flatMap { (0...65535).contains($0) ? $0 : nil }
     }
 
-    public static func positive(_ text: String) -> Int? {
+    static func positive(_ text: String) -> Int? {
         Int(text).flatMap { $0 > 0 ? $0 : nil }
     }
 
-    public static func nonNegative(_ text: String) -> Int? {
+    static func nonNegative(_ text: String) -> Int? {
         Int(text).flatMap { $0 >= 0 ? $0 : nil }
     }
 
-    /// A positive number of seconds, fractions allowed.
+    /// A positive number of seconds, fractions allowed (shared with the command line).
     public static func seconds(_ text: String) -> Duration? {
         guard let value = Double(text), value > 0, value <= 86_400 else { return nil }
         return .milliseconds(Int64((value * 1000).rounded(.up)))
     }
 
-    public static func keys(_ text: String) -> [String]? {
+    /// Comma-separated, blanks trimmed.
+    static func keys(_ text: String) -> [String]? {
         let keys = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return keys.isEmpty ? nil : keys
     }
