@@ -74,7 +74,9 @@ func buildRouter(
         router.add(middleware: MetricsMiddleware())
     }
     router.add(
-        middleware: ErrorMiddleware(routes: routes, maxBodyBytes: configuration.maxBodyBytes, metrics: serviceMetrics))
+        middleware: ErrorMiddleware(
+            routes: routes, maxBodyBytes: configuration.maxBodyBytes, drainTimeout: configuration.requestTimeout,
+            metrics: serviceMetrics))
     if !configuration.apiKeys.isEmpty {
         router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
     }

@@ -281,7 +281,8 @@ import Testing
         var routes = Routes()
         routes.add(.get, "/v1/graphs/:id")
         let middleware = ErrorMiddleware<BasicRequestContext>(
-            routes: routes, maxBodyBytes: 10, metrics: ServiceMetrics(factory: NOOPMetricsHandler.instance))
+            routes: routes, maxBodyBytes: 10, drainTimeout: .seconds(1),
+            metrics: ServiceMetrics(factory: NOOPMetricsHandler.instance))
         func request(_ method: HTTPRequest.Method, _ path: String) -> Request {
             Request(
                 head: HTTPRequest(method: method, scheme: "http", authority: "localhost", path: path),

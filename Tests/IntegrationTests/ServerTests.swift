@@ -118,6 +118,18 @@ import Testing
         #expect(server.terminate() == 0)
     }
 
+    @Test func clientsThatSendTheWholeBodyFirstStillGetTheirErrorAnswer() throws {
+        let server = try ServerProcess(arguments: ["--max-body-bytes", "1000000", "--api-key", "k"])
+        // Far more than socket buffers hold, so the server must read it for the client to finish.
+        let big = [UInt8](repeating: UInt8(ascii: " "), count: 40_000_000)
+        let key = ["Authorization: Bearer k"]
+        #expect(try NaiveClient.post(port: server.port, path: "/v1/forward", body: big, headers: key) == 413)
+        #expect(try NaiveClient.post(port: server.port, path: "/v1/forward", body: big) == 401)
+        #expect(try NaiveClient.post(port: server.port, path: "/v2/nothing", body: big, headers: key) == 404)
+        #expect(try NaiveClient.post(port: server.port, path: "/healthz", body: big, headers: key) == 405)
+        #expect(server.terminate() == 0)
+    }
+
     @Test func environmentConfiguresTheServer() throws {
         let server = try ServerProcess(environment: ["AUTODIFFD_API_KEYS": "k1"])
         let body = #"{"graph":\#(Self.square),"values":{"x":2},"outputs":["y"]}"#

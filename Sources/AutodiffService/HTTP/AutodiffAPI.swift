@@ -132,24 +132,34 @@ struct AutodiffAPI: Sendable {
     // MARK: Plumbing
 
     /// The body, refused with `413 payload_too_large` past `maxBodyBytes`.
-    /// A body still arriving at the deadline is `504 deadline_exceeded`, so a slow sender cannot hold
-    /// an admitted slot past `--request-timeout`.
+    ///
+    /// An oversized body is still read to its end (and dropped) before the answer goes out: many
+    /// clients send the whole body before they read a response, and would wait forever on a server
+    /// that stopped reading. A body still arriving at the deadline ends the call with
+    /// `504 deadline_exceeded` (`413` if it was already known to be too large), so a slow sender
+    /// cannot hold an admitted slot past `--request-timeout`.
     private func collect(_ request: Request, deadline: Deadline) async throws -> [UInt8] {
         let limit = configuration.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw APIError.payloadTooLarge(limit: limit)
-        }
+        let declaredTooLarge = request.headers[.contentLength].flatMap(Int.init).map { $0 > limit } ?? false
         return try await withThrowingTaskGroup(of: [UInt8].self) { group in
             group.addTask {
-                do {
-                    let buffer = try await request.body.collect(upTo: limit)
-                    return Array(buffer.readableBytesView)
-                } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-                    throw APIError.payloadTooLarge(limit: limit)
+                var bytes: [UInt8] = []
+                var tooLarge = declaredTooLarge
+                for try await chunk in request.body {
+                    if tooLarge { continue }
+                    guard bytes.count + chunk.readableBytes <= limit else {
+                        tooLarge = true
+                        bytes = []
+                        continue
+                    }
+                    bytes.append(contentsOf: chunk.readableBytesView)
                 }
+                if tooLarge { throw APIError.payloadTooLarge(limit: limit) }
+                return bytes
             }
             group.addTask {
                 try await Task.sleep(until: deadline, clock: .continuous)
+                if declaredTooLarge { throw APIError.payloadTooLarge(limit: limit) }
                 throw AutodiffError.deadlineExceeded("the request body was still arriving at its deadline")
             }
             defer { group.cancelAll() }

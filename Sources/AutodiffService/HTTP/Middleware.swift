@@ -7,6 +7,8 @@ import Logging
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: Routes
     let maxBodyBytes: Int
+    /// How long an unread request body may take to drain before an early error answer.
+    let drainTimeout: Duration
     let metrics: ServiceMetrics
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
@@ -24,6 +26,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                     metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             }
             metrics.recordError(code: apiError.code)
+            if apiError.isRaisedBeforeTheBody {
+                await Self.drain(request.body, within: drainTimeout)
+            }
             response = apiError.response()
         }
         context.logger.debug(
@@ -33,6 +38,22 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 "status": "\(response.status.code)", "duration": "\(ContinuousClock.now - started)",
             ])
         return response
+    }
+
+    /// Reads and drops `body`, giving up after `timeout` (the connection is then closed).
+    static func drain(_ body: RequestBody, within timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await _ in body {}
+                } catch {
+                    // The client went away; nothing left to drain.
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     func map(_ error: any Error, request: Request) -> APIError {
@@ -73,5 +94,14 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
         let presented = bearer ?? request.headers.first { $0.name.canonicalName == "x-api-key" }?.value
         guard let presented, keys.contains(presented) else { throw APIError.unauthorized }
         return try await next(request, context)
+    }
+}
+
+extension APIError {
+    /// Errors raised before a handler reads the request body. That body is read and dropped before
+    /// the answer goes out: many clients send the whole body before reading a response, and the
+    /// connection is closed unread once a response ends before its request does.
+    var isRaisedBeforeTheBody: Bool {
+        ["not_found", "method_not_allowed", "unauthorized", "overloaded", "shutting_down"].contains(code)
     }
 }

@@ -1,0 +1,61 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An HTTP/1.1 client that writes the whole request before reading anything and asks for
+/// `Connection: close`, as Python's urllib does. Send and receive time out after 30 s, so a server
+/// that stops reading makes the test fail instead of hang.
+enum NaiveClient {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The status code of the response to `POST path` with `body` on `127.0.0.1:port`.
+    static func post(port: Int, path: String, body: [UInt8], headers: [String] = []) throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "connect failed") }
+
+        let head =
+            (["POST \(path) HTTP/1.1", "Host: 127.0.0.1", "Content-Length: \(body.count)", "Connection: close"]
+            + headers)
+            .joined(separator: "\r\n") + "\r\n\r\n"
+        for part in [Array(head.utf8), body] {
+            var sent = 0
+            while sent < part.count {
+                let n = part[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                guard n > 0 else { throw Failure(description: "send failed after \(sent) bytes: errno \(errno)") }
+                sent += n
+            }
+        }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !reply.contains(UInt8(ascii: "\n")) {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw Failure(description: "no response: errno \(errno)") }
+            reply += buffer[..<n]
+        }
+        let statusLine = String(decoding: reply.prefix { $0 != UInt8(ascii: "\r") }, as: UTF8.self)
+        guard let code = statusLine.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+            throw Failure(description: "unexpected status line \(statusLine)")
+        }
+        return code
+    }
+}
