@@ -324,9 +324,12 @@ extension Op {
             func clamp(_ index: Int) -> Int { Swift.min(Swift.max(index < 0 ? index + dim : index, 0), dim) }
             let start = clamp(starts[i])
             let end = clamp(ends[i])
+            // A step past the axis length picks the start alone, as the axis length does; clamping
+            // keeps stride × step from overflowing.
+            let step = Swift.min(steps[i], Swift.max(dim, 1))
             planStarts[axis] = start
-            planSteps[axis] = steps[i]
-            sliced[axis] = end > start ? (end - start + steps[i] - 1) / steps[i] : 0
+            planSteps[axis] = step
+            sliced[axis] = end > start ? (end - start + step - 1) / step : 0
         }
         return SlicePlan(full: full, starts: planStarts, steps: planSteps, sliced: sliced)
     }

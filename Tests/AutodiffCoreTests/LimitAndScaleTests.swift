@@ -51,6 +51,22 @@ struct LimitAndScaleTests {
         expectError("limit_exceeded", node: "y") { _ = try widened.forward(values: ["x": scalar(2)], outputs: ["y"]) }
     }
 
+    @Test func hugeSliceStepsPickTheStart() throws {
+        // A step of 2⁶² (or 1e308, clamped to it) once overflowed stride × step and trapped.
+        let x = try matrix([[1, 2, 3], [4, 5, 6]])
+        for axis in [0, 1] {
+            let g = try graph(
+                inputs: ["x"],
+                node("y", .slice, "x", attrs: [
+                    "starts": .ints([0]), "ends": .ints([2]), "axes": .ints([axis]), "steps": .ints([1 << 62]),
+                ]))
+            let expected = axis == 0 ? try matrix([[1, 2, 3]]) : try matrix([[1], [4]])
+            expectEqual(try g.value(["x": x]), expected)
+            let gradient = axis == 0 ? try matrix([[1, 1, 1], [0, 0, 0]]) : try matrix([[1, 0, 0], [1, 0, 0]])
+            expectEqual(try g.gradient(["x": x], wrt: "x"), gradient)
+        }
+    }
+
     @Test func elementsPerTensor() throws {
         let limits = Limits(maxElements: 50)
         let g = try graph(inputs: ["x"], node("y", .exp, "x"))
