@@ -96,13 +96,14 @@ extension Program {
             }
         }
         var base = values
-        try run(once, values: &base, keep: keep, deadline: deadline)
+        try run(schedule(running: once, keep: keep), values: &base, deadline: deadline)
+        let perRowSchedule = schedule(running: repeated, keep: Set(perRow))
         var rowResults: [[Tensor]] = []
         rowResults.reserveCapacity(rows)
         for row in 0..<rows {
             var table = base
             for (slot, seed) in zip(seedSlots, seeds(row)) { table[slot] = seed }
-            try run(repeated, values: &table, keep: Set(perRow), deadline: deadline)
+            try run(perRowSchedule, values: &table, deadline: deadline)
             rowResults.append(try perRow.map { (slot) throws(AutodiffError) in try Self.value(table, slot) })
         }
         return (try fixed.map { (slot) throws(AutodiffError) in try Self.value(base, slot) }, rowResults)
