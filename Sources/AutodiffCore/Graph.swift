@@ -31,15 +31,6 @@ public struct Graph: Sendable {
 
     var slotCount: Int { definitions.count }
 
-    var nodeCount: Int {
-        definitions.reduce(0) { count, definition in
-            if case .node = definition { return count + 1 }
-            return count
-        }
-    }
-
-    func slot(of name: String) -> Int? { slots[name] }
-
     func name(of slot: Int) -> String { names[slot] }
 
     /// Validates `spec`: unique names, known ops, arity, attribute names and kinds, resolvable
