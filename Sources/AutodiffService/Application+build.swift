@@ -78,7 +78,7 @@ func buildRouter(
             routes: routes, maxBodyBytes: configuration.maxBodyBytes, drainTimeout: configuration.requestTimeout,
             metrics: serviceMetrics))
     if !configuration.apiKeys.isEmpty {
-        router.add(middleware: APIKeyMiddleware(keys: Set(configuration.apiKeys)))
+        router.add(middleware: APIKeyMiddleware(keys: configuration.apiKeys))
     }
 
     router.get("/healthz") { _, _ in api.health() }

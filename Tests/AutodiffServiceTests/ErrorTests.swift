@@ -248,7 +248,7 @@ import Testing
 
     @Test func apiKeysGuardTheAPIButNotTheProbes() async throws {
         var configuration = testConfiguration()
-        configuration.apiKeys = ["s3cret"]
+        configuration.apiKeys = ["s3cret", "second-key"]
         try await withApp(configuration) { client in
             let body = Graphs.call(Graphs.square, Self.x + #","outputs":["y"]"#)
             let denied = try await client.post("/v1/forward", body)
@@ -258,7 +258,13 @@ import Testing
                 try await client.post("/v1/forward", body, headers: [.authorization: "Bearer wrong"]).status
                     == .unauthorized)
             #expect(
+                try await client.post("/v1/forward", body, headers: [.authorization: "Bearer s3cre"]).status
+                    == .unauthorized)
+            #expect(
                 try await client.post("/v1/forward", body, headers: [.authorization: "Bearer s3cret"]).status == .ok)
+            #expect(
+                try await client.post("/v1/forward", body, headers: [.authorization: "Bearer second-key"]).status
+                    == .ok)
             let keyHeader = try #require(HTTPField.Name("X-API-Key"))
             #expect(try await client.post("/v1/forward", body, headers: [keyHeader: "s3cret"]).status == .ok)
             #expect(try await client.get("/healthz").status == .ok)
