@@ -20,6 +20,22 @@ import Testing
         }
     }
 
+    @Test func seedsOnesSeedsEveryOutput() async throws {
+        // y = x·x and z = 3x: "seeds": "ones" gives the gradient of Σy + Σz, 2x + 3.
+        let graph = #"{"inputs":["x"],"nodes":[{"id":"y","op":"mul","args":["x","x"]},"#
+            + #"{"id":"z","op":"mul","args":["x",3]}]}"#
+        try await withApp { client in
+            let reply = try await client.post(
+                "/v1/backward", Graphs.call(graph, #""values":{"x":[1,2,3]},"outputs":["y","z"],"seeds":"ones""#))
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.json["gradients"]["x"].doubles == [5, 7, 9])
+            let batched = try await client.post(
+                "/v1/backward",
+                Graphs.call(graph, #""values":{"x":[1]},"outputs":["y"],"seeds":"ones","options":{"batched":true}"#))
+            #expect(batched.errorCode == "invalid_request", "\(batched.text)")
+        }
+    }
+
     @Test func explicitSeedWeightsTheRows() async throws {
         try await withApp { client in
             let reply = try await client.post(

@@ -39,6 +39,18 @@ struct BackwardComputation: Computation {
 
     init(request: WireObject, call: CallRequest, limits: Limits) throws(AutodiffError) {
         outputs = try CallRequest.outputs(request)
+        seeds = try Self.seeds(request, outputs: outputs, limits: limits)
+        wrt = try request.strings("wrt").map(CallRequest.unique)
+    }
+
+    /// `seeds`: an object with one seed per output (a tensor, or `"ones"`), or the string `"ones"`
+    /// for every output, which gives the gradient of the sum of all outputs.
+    private static func seeds(
+        _ request: WireObject, outputs: [String], limits: Limits
+    ) throws(AutodiffError) -> [String: Seed] {
+        if request["seeds"] == .string("ones") {
+            return Dictionary(outputs.map { ($0, Seed.ones) }) { first, _ in first }
+        }
         var seeds: [String: Seed] = [:]
         for (name, value) in try request.object("seeds") ?? [:] {
             if value == .string("ones") {
@@ -48,8 +60,7 @@ struct BackwardComputation: Computation {
                     try WireTensor.decode(value, what: "seed for output \"\(name)\"", node: name, limits: limits))
             }
         }
-        self.seeds = seeds
-        wrt = try request.strings("wrt").map(CallRequest.unique)
+        return seeds
     }
 
     func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
