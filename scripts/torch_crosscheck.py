@@ -68,6 +68,17 @@ def reduce(fn):
     return apply
 
 
+def whole_or(whole, by_axes):
+    """max/min without axes is torch.max(x) (a NaN result is shared by the NaN elements); with axes,
+    torch.amax (a NaN result makes the group's gradient NaN)."""
+    def apply(x, attrs):
+        if not attrs.get("axes"):
+            result = whole(x)
+            return result.reshape([1] * x.dim()) if attrs.get("keepdims") else result
+        return by_axes(x, attrs)
+    return apply
+
+
 def onnx_slice(x, attrs, grad_shape=None):
     starts, ends = attrs["starts"], attrs["ends"]
     axes = attrs.get("axes") or list(range(len(starts)))
@@ -124,8 +135,8 @@ OPS = {
     "round": lambda x, _: x.round(),
     "where": lambda c, a, b, _: torch.where(c != 0, a, b),
     "sum": reduce(lambda x, d, k: x.sum(d, keepdim=k)), "mean": reduce(lambda x, d, k: x.mean(d, keepdim=k)),
-    "prod": reduce(lambda x, d, k: _prod(x, d, k)), "max": reduce(lambda x, d, k: x.amax(d, keepdim=k)),
-    "min": reduce(lambda x, d, k: x.amin(d, keepdim=k)), "logsumexp": reduce(lambda x, d, k: x.logsumexp(d, keepdim=k)),
+    "prod": reduce(lambda x, d, k: _prod(x, d, k)), "max": whole_or(torch.max, reduce(lambda x, d, k: x.amax(d, keepdim=k))),
+    "min": whole_or(torch.min, reduce(lambda x, d, k: x.amin(d, keepdim=k))), "logsumexp": reduce(lambda x, d, k: x.logsumexp(d, keepdim=k)),
     "matmul": lambda a, b, _: torch.matmul(a, b),
     "transpose": lambda x, a: x.permute(a.get("perm") or list(reversed(range(x.dim())))),
     "reshape": lambda x, a: x.reshape(a["shape"]),

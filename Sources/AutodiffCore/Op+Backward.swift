@@ -106,7 +106,8 @@ extension Op {
         // MARK: Reductions
         case .sum, .mean, .prod, .max, .min, .logsumexp:
             guard case .reduce(let reduction) = plan.layout else { throw b.brokenPlan(self) }
-            return [try reductionBackward(&b, x[0], y, reduction, gradient: g)]
+            let whole = attrs.ints("axes")?.isEmpty ?? true
+            return [try reductionBackward(&b, x[0], y, reduction, whole: whole, gradient: g)]
 
         // MARK: Linear algebra and layout
         case .matmul:
@@ -192,7 +193,8 @@ extension Op {
     }
 
     private func reductionBackward(
-        _ b: inout GraphBuilder, _ x: Graph.Arg, _ y: Graph.Arg, _ reduction: Reduction, gradient g: Graph.Arg
+        _ b: inout GraphBuilder, _ x: Graph.Arg, _ y: Graph.Arg, _ reduction: Reduction, whole: Bool,
+        gradient g: Graph.Arg
     ) throws(AutodiffError) -> Graph.Arg {
         let kept = reduction.keptShape
         let axes = Attributes.ints("axes", reduction.axes).merging(["keepdims": .bool(true)]) { $1 }
@@ -204,8 +206,12 @@ extension Op {
         case .mean:
             return try b.div(gk, .literal(Double(reduction.count)))
         case .max, .min:
-            // Ties share evenly: (g / count) * mask, as PyTorch's evenly_distribute_backward.
-            let mask = try b.eq(x, try b.reshape(y, kept))
+            // Ties share evenly: (g / count) * mask, as PyTorch's evenly_distribute_backward. Without
+            // `axes` (torch.max(x)) a NaN result is shared by the NaN elements; with `axes`
+            // (torch.amax) it makes the group's gradient NaN.
+            let m = try b.reshape(y, kept)
+            var mask = try b.eq(x, m)
+            if whole { mask = try b.add(mask, try b.mul(try b.apply(.ne, [x, x]), try b.apply(.ne, [m, m]))) }
             let count = try b.apply(.sum, [mask], axes)
             return try b.mul(try b.div(gk, count), mask)
         case .logsumexp:

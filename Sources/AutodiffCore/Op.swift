@@ -115,7 +115,7 @@ public enum Op: String, CaseIterable, Sendable {
         case .sum: "gradient broadcast back over the reduced axes"
         case .mean: "gradient broadcast back and divided by the reduced count"
         case .prod: "product of the other elements; exact with one or several zeros"
-        case .max, .min: "ties share the gradient evenly"
+        case .max, .min: "ties share the gradient evenly (a NaN result: among the NaNs without axes, NaN with axes)"
         case .logsumexp: "softmax of the input along the axes; numerically stable"
         case .matmul: "torch.matmul rules: 1-D promotion, batch broadcasting (batch dims summed back)"
         case .transpose, .reshape, .squeeze, .unsqueeze: "the inverse layout change"

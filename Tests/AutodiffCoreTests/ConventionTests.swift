@@ -70,6 +70,22 @@ struct ConventionTests {
         expectEqual(broadcast["x1"], scalar(1.5))
     }
 
+    @Test func maxOfNaNFollowsTorchMaxWithoutAxesAndAmaxWithThem() throws {
+        // Without axes (torch.max(x)) a NaN maximum is shared by the NaN elements; with axes
+        // (torch.amax) the group holding a NaN gets NaN gradients. Confirmed with torch 2.15.
+        let x = try matrix([[1, .nan, 2, .nan], [1, 3, 3, 0]])
+        for op in [Op.max, .min] {
+            let whole = try graph(inputs: ["x"], node("y", op, "x")).gradient(["x": x], wrt: "x")
+            expectEqual(whole, try matrix([[0, 0.5, 0, 0.5], [0, 0, 0, 0]]), "\(op)")
+            let rows = try graph(inputs: ["x"], node("y", op, "x", attrs: ["axes": .ints([1])]))
+                .gradient(["x": x], wrt: "x")
+            let firstRowIsNaN = rows.data[0..<4].allSatisfy { $0.isNaN }
+            #expect(firstRowIsNaN, "\(op)")
+        }
+        let rowMax = try graph(inputs: ["x"], node("y", .max, "x", attrs: ["axes": .ints([1])]))
+        expectEqual(try rowMax.gradient(["x": x], wrt: "x").row(1), try vector([0, 0.5, 0.5, 0]))
+    }
+
     @Test func maxMinReductionsShareTies() throws {
         let all = try graph(inputs: ["x"], node("y", .max, "x"))
         // max([3,1,3,3]) = 3, shared by three elements: ⅓ each.
