@@ -14,13 +14,14 @@ extension Graph {
         var total = 0
         for output in outputSlots {
             for input in wrt {
-                let (size, overflow) = Shape.count(program.shapes[output])
-                    .multipliedReportingOverflow(by: Shape.count(program.shapes[input.slot]))
-                guard !overflow, size <= limits.maxElements else {
+                let shape = program.shapes[output] + program.shapes[input.slot]
+                let size = Shape.elementCount(shape)
+                guard let size, size <= limits.maxElements, shape.count <= Shape.maxRank else {
                     throw .limitExceeded(
                         "the Jacobian of \"\(name(of: output))\" (shape \(program.shapes[output])) with respect to "
                             + "\"\(input.name)\" (shape \(program.shapes[input.slot])) would have "
-                            + "\(overflow ? "too many" : "\(size)") elements; the limit per tensor is \(limits.maxElements)",
+                            + "shape \(shape); the limit is \(limits.maxElements) elements "
+                            + "and \(Shape.maxRank) dimensions",
                         node: name(of: output))
                 }
                 total = total.addingClamped(size)

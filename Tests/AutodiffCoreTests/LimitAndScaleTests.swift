@@ -121,6 +121,19 @@ struct LimitAndScaleTests {
             _ = try g.jacobian(
                 values: ["x": try filled(0, [1000])], outputs: ["y"], limits: Limits(maxElements: 100_000))
         }
+        // An empty output [0, 2⁶²] with an input [4]: no elements, but the Jacobian's shape [0, 2⁶², 4] has
+        // strides that overflow, so it is refused rather than built.
+        let wide = try graph(
+            inputs: ["x"], node("s", .sum, "x"), node("y", .broadcastTo, "s", attrs: ["shape": .ints([0, 1 << 62])]))
+        expectError("limit_exceeded", node: "y") {
+            _ = try wide.jacobian(values: ["x": try filled(1, [4])], outputs: ["y"])
+        }
+        // Ranks add up: a 40-dimensional output with respect to a 40-dimensional input has 80.
+        let ones40 = [Int](repeating: 1, count: 40)
+        let deep = try graph(inputs: ["x"], node("y", .exp, "x"))
+        expectError("limit_exceeded", node: "y") {
+            _ = try deep.jacobian(values: ["x": try Tensor(shape: ones40, data: [0])], outputs: ["y"])
+        }
     }
 
     @Test func pastDeadline() throws {
