@@ -33,22 +33,12 @@ enum OpsCatalog {
             ("name", .string(spec.name)),
             ("kind", .string(spec.kind.name)),
             ("required", .bool(spec.required)),
-            ("default", spec.defaultValue.map(value) ?? .null),
+            ("default", spec.defaultValue.map(WireGraph.encode) ?? .null),
         ]
         if case .choice(let options) = spec.kind {
             fields.append(("choices", .array(options.map(JSONOutput.string))))
         }
         if let note = spec.note { fields.append(("note", .string(note))) }
         return .object(fields)
-    }
-
-    private static func value(_ attribute: AttributeValue) -> JSONOutput {
-        switch attribute {
-        case .number(let x): .number(x)
-        case .string(let s): .string(s)
-        case .bool(let b): .bool(b)
-        case .array(let items): .array(items.map(value))
-        case .null: .null
-        }
     }
 }

@@ -122,7 +122,8 @@ enum WireGraph {
         }
     }
 
-    private static func encode(_ attribute: AttributeValue) -> JSONOutput {
+    /// An attribute value as JSON (also used for the defaults `GET /v1/ops` lists).
+    static func encode(_ attribute: AttributeValue) -> JSONOutput {
         switch attribute {
         case .number(let x): .number(x)
         case .string(let s): .string(s)
