@@ -29,10 +29,10 @@ struct Attributes: Sendable, Equatable {
             }
             guard let checked = Self.check(value, kind: spec.kind) else {
                 let expected =
-                    if case .choice(let options) = spec.kind {
-                        "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
-                    } else {
-                        "a value of type \(spec.kind.name)"
+                    switch spec.kind {
+                    case .choice(let options): "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
+                    case .int, .ints: "a value of type \(spec.kind.name) with magnitude at most 2^62"
+                    case .indices, .number, .bool: "a value of type \(spec.kind.name)"
                     }
                 throw .invalidAttribute(
                     node: node, op: op.rawValue, attribute: spec.name,
@@ -55,6 +55,14 @@ struct Attributes: Sendable, Equatable {
                 guard case .number(let x) = item, Self.integer(x) != nil else { return nil }
             }
             return value
+        case (.indices, .array(let items)):
+            // ONNX's "to the end" (INT64_MAX) and "from the start" spellings clamp to ±2⁶².
+            var clamped: [AttributeValue] = []
+            for item in items {
+                guard case .number(let x) = item, x.rounded() == x else { return nil }
+                clamped.append(.number(Swift.min(Swift.max(x, -Self.integerBound), Self.integerBound)))
+            }
+            return .array(clamped)
         case (.bool, .bool):
             return value
         case (.bool, .number(let x)) where x == 0 || x == 1:
@@ -66,11 +74,15 @@ struct Attributes: Sendable, Equatable {
         }
     }
 
-    /// An exactly integral double, clamped to ±2⁶² so that ONNX-style "to the end" indices such as
-    /// 2⁶³−1 work and adding a dimension to one can never overflow.
+    /// The largest magnitude an integer attribute may have, so that adding a rank or a dimension to
+    /// one can never overflow.
+    static let integerBound = 0x1p62
+
+    /// An exactly integral double of magnitude at most 2⁶², or `nil`. Out-of-range values are
+    /// refused rather than clamped, so no shape is silently changed into another.
     private static func integer(_ x: Double) -> Int? {
-        guard x.rounded() == x else { return nil }
-        return Int(Swift.min(Swift.max(x, -0x1p62), 0x1p62))
+        guard x.rounded() == x, Swift.abs(x) <= integerBound else { return nil }
+        return Int(x)
     }
 
     // MARK: Typed access (kinds are already checked)

@@ -63,10 +63,10 @@ extension Graph {
         values: [String: Tensor], outputs: [String], limits: Limits = Limits(),
         deadline: ContinuousClock.Instant? = nil
     ) throws(AutodiffError) -> [String: Tensor] {
-        let (program, table) = try bind(values, limits: limits)
-        let slots = try outputSlots(outputs)
+        let (program, table) = try bind(values, limits: limits, deadline: deadline)
+        let slots = try outputSlots(outputs, limits: limits)
         let result = try program.evaluate(
-            values: table, fixed: slots, perRow: [], seedSlots: [], rows: 0, seeds: { _ in [] }, deadline: deadline)
+            values: table, fixed: slots, resultBytes: limits.resultBytes(slots.map { program.shapes[$0] }))
         return Dictionary(uniqueKeysWithValues: zip(slots.map(name(of:)), result.fixed))
     }
 
@@ -78,10 +78,11 @@ extension Graph {
         options: BackwardOptions = BackwardOptions(), limits: Limits = Limits(),
         deadline: ContinuousClock.Instant? = nil
     ) throws(AutodiffError) -> BackwardResult {
-        let (program, table) = try bind(values, limits: limits)
-        let outputSlots = try outputSlots(outputs)
-        let wrt = try inputSlots(wrt)
-        for name in seeds.keys.sorted() where !outputs.contains(name) {
+        let (program, table) = try bind(values, limits: limits, deadline: deadline)
+        let outputSlots = try outputSlots(outputs, limits: limits)
+        let wrt = try inputSlots(wrt, limits: limits)
+        let outputNames = Set(outputs)
+        for name in seeds.keys.sorted() where !outputNames.contains(name) {
             throw .invalidRequest(
                 "seeds has an entry for \"\(name)\", which is not in outputs \(outputs.quotedList)", node: name)
         }
@@ -107,10 +108,12 @@ extension Graph {
             return nil
         }
         let rows = options.batched ? resolved.rows : 1
+        let resultBytes = limits.resultBytes(outputSlots.map { program.shapes[$0] })
+            .addingClamped(limits.resultBytes(wrt.map { program.shapes[$0.slot] }, rows: rows))
         let result = try program2.evaluate(
             values: table + [Tensor?](repeating: nil, count: program2.graph.slotCount - table.count),
-            fixed: outputSlots, perRow: connected, seedSlots: seedSlots, rows: rows,
-            seeds: { row in resolved.seeds.map { options.batched ? $0.row(row) : $0 } }, deadline: deadline)
+            fixed: outputSlots, perRow: connected, seedSlots: seedSlots, rows: rows, resultBytes: resultBytes,
+            seeds: { row in resolved.seeds.map { options.batched ? $0.row(row) : $0 } })
 
         var gradientValues: [String: Tensor] = [:]
         var position = 0
@@ -163,7 +166,7 @@ extension Graph {
                 if seeds[name] == nil && Shape.count(shape) != 1 { throw .seedRequired(output: name, shape: shape) }
                 result.append(.filled(1, shape: shape))
             case .tensor(let seed)?:
-                try checkSize(seed, limits: limits, what: "seed for \"\(name)\"", node: name)
+                try limits.checkSize(seed.shape, what: "seed for \"\(name)\"", node: name)
                 if batched {
                     guard let b = seed.shape.first, Array(seed.shape.dropFirst()) == shape, rows == nil || rows == b
                     else {

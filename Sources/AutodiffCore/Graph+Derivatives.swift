@@ -8,15 +8,15 @@ extension Graph {
         values: [String: Tensor], outputs: [String], wrt: [String]? = nil, limits: Limits = Limits(),
         deadline: ContinuousClock.Instant? = nil
     ) throws(AutodiffError) -> JacobianResult {
-        let (program, table) = try bind(values, limits: limits)
-        let outputSlots = try outputSlots(outputs)
-        let wrt = try inputSlots(wrt)
-        var total = 0
+        let (program, table) = try bind(values, limits: limits, deadline: deadline)
+        let outputSlots = try outputSlots(outputs, limits: limits)
+        let wrt = try inputSlots(wrt, limits: limits)
+        var resultShapes = outputSlots.map { program.shapes[$0] }
         for output in outputSlots {
             for input in wrt {
                 let shape = program.shapes[output] + program.shapes[input.slot]
-                let size = Shape.elementCount(shape)
-                guard let size, size <= limits.maxElements, shape.count <= Shape.maxRank else {
+                guard let size = Shape.iterations(shape), size <= limits.maxElements, shape.count <= Shape.maxRank
+                else {
                     throw .limitExceeded(
                         "the Jacobian of \"\(name(of: output))\" (shape \(program.shapes[output])) with respect to "
                             + "\"\(input.name)\" (shape \(program.shapes[input.slot])) would have "
@@ -24,15 +24,16 @@ extension Graph {
                             + "and \(Shape.maxRank) dimensions",
                         node: name(of: output))
                 }
-                total = total.addingClamped(size)
+                resultShapes.append(shape)
             }
         }
-        guard total.multipliedReportingOverflow(by: 8).partialValue <= limits.maxBytes, total <= Int.max / 8 else {
-            throw .limitExceeded("the Jacobians would need \(total) elements; the byte limit is \(limits.maxBytes)")
-        }
+        // Every output's rows are evaluated separately, so all Jacobians are costed together here.
+        let resultBytes = limits.resultBytes(resultShapes)
+        try program.checkCost(work: 0, bytes: resultBytes)
 
         var values: [String: Tensor] = [:]
         var jacobian: [String: [String: Tensor]] = [:]
+        var work = 0
         for output in outputSlots {
             let outShape = program.shapes[output]
             var builder = GraphBuilder(program)
@@ -46,12 +47,14 @@ extension Graph {
             let full = builder.program
             let result = try full.evaluate(
                 values: table + [Tensor?](repeating: nil, count: full.graph.slotCount - table.count),
-                fixed: [output], perRow: connected, seedSlots: [seedSlot], rows: rows,
+                fixed: [output], perRow: connected, seedSlots: [seedSlot], rows: rows, resultBytes: resultBytes,
+                priorWork: work,
                 seeds: { row in
                     var basis = Tensor.filled(0, shape: outShape)
                     basis.data[row] = 1
                     return [basis]
-                }, deadline: deadline)
+                })
+            work = result.work
             values[name(of: output)] = result.fixed[0]
             var position = 0
             var perInput: [String: Tensor] = [:]
@@ -77,8 +80,8 @@ extension Graph {
         values: [String: Tensor], outputs: [String], tangents: [String: Tensor], limits: Limits = Limits(),
         deadline: ContinuousClock.Instant? = nil
     ) throws(AutodiffError) -> JVPResult {
-        let (program, table) = try bind(values, limits: limits)
-        let outputSlots = try outputSlots(outputs)
+        let (program, table) = try bind(values, limits: limits, deadline: deadline)
+        let outputSlots = try outputSlots(outputs, limits: limits)
         let tangentInputs = try directionInputs(tangents, kind: "tangent", program: program)
 
         var builder = GraphBuilder(program)
@@ -103,9 +106,9 @@ extension Graph {
         // The result is linear in the seeds, so any value does; ones keep every intermediate finite.
         feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
         for slot in seedSlots { feed[slot] = .filled(1, shape: full.shapes[slot]) }
+        let outputShapes = outputSlots.map { program.shapes[$0] }
         let result = try full.evaluate(
-            values: feed, fixed: outputSlots + connected, perRow: [], seedSlots: [], rows: 0,
-            seeds: { _ in [] }, deadline: deadline)
+            values: feed, fixed: outputSlots + connected, resultBytes: limits.resultBytes(outputShapes, rows: 2))
         var outputValues: [String: Tensor] = [:]
         var tangentValues: [String: Tensor] = [:]
         var position = outputSlots.count
@@ -127,22 +130,24 @@ extension Graph {
         values: [String: Tensor], output: String, vectors: [String: Tensor], wrt: [String]? = nil,
         limits: Limits = Limits(), deadline: ContinuousClock.Instant? = nil
     ) throws(AutodiffError) -> HVPResult {
-        let (program, table) = try bind(values, limits: limits)
-        let outputSlot = try outputSlots([output])[0]
+        let (program, table) = try bind(values, limits: limits, deadline: deadline)
+        let outputSlot = try outputSlots([output], limits: limits)[0]
         let outShape = program.shapes[outputSlot]
         guard Shape.count(outShape) == 1 else {
             throw .scalarRequired(output: output, shape: outShape)
         }
-        let wrt = try inputSlots(wrt)
+        let wrt = try inputSlots(wrt, limits: limits)
         let vectorInputs = try directionInputs(vectors, kind: "vector", program: program)
 
         var builder = GraphBuilder(program)
-        let firstWrt = wrt.map(\.slot) + vectorInputs.map(\.slot).filter { slot in !wrt.contains { $0.slot == slot } }
+        let wrtSlots = Set(wrt.map(\.slot))
+        let firstWrt = wrt.map(\.slot) + vectorInputs.map(\.slot).filter { !wrtSlots.contains($0) }
         let seed = try builder.fit(.literal(1), to: outShape)
         let gradients = try builder.gradients(of: [(outputSlot, seed)], wrt: firstWrt)
         var feed = table
-        let vectorGradients = vectorInputs.map { input in firstWrt.firstIndex(of: input.slot).flatMap { gradients[$0] }
-        }
+        var position: [Int: Int] = [:]
+        for (index, slot) in firstWrt.enumerated() { position[slot] = index }
+        let vectorGradients = vectorInputs.map { input in position[input.slot].flatMap { gradients[$0] } }
         let inner = try innerProduct(
             &builder, feed: &feed, gradients: vectorGradients, inputs: vectorInputs, directions: vectors, kind: "vector"
         )
@@ -164,8 +169,9 @@ extension Graph {
         }
         let full = builder.program
         feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
-        let result = try full.evaluate(
-            values: feed, fixed: targets, perRow: [], seedSlots: [], rows: 0, seeds: { _ in [] }, deadline: deadline)
+        let resultBytes = limits.resultBytes([outShape]).addingClamped(
+            limits.resultBytes(wrt.map { program.shapes[$0.slot] }, rows: 2))
+        let result = try full.evaluate(values: feed, fixed: targets, resultBytes: resultBytes)
         var gradientValues: [String: Tensor] = [:]
         var hvpValues: [String: Tensor] = [:]
         for (index, input) in wrt.enumerated() {
@@ -180,7 +186,7 @@ extension Graph {
     private func directionInputs(
         _ directions: [String: Tensor], kind: String, program: Program
     ) throws(AutodiffError) -> [(name: String, slot: Int)] {
-        let inputs = try inputSlots(directions.keys.sorted(), field: kind + "s")
+        let inputs = try inputSlots(directions.keys.sorted(), field: kind + "s", limits: program.limits)
         for input in inputs where directions[input.name]?.shape != program.shapes[input.slot] {
             throw .directionShapeMismatch(
                 input: input.name, kind: kind, expected: program.shapes[input.slot],

@@ -31,6 +31,12 @@ public struct Graph: Sendable {
 
     var slotCount: Int { definitions.count }
 
+    /// The slot of input `name`, or `nil` when `name` is not an input of the graph.
+    func inputSlot(_ name: String) -> Int? {
+        guard let slot = slots[name], case .input = definitions[slot] else { return nil }
+        return slot
+    }
+
     func name(of slot: Int) -> String { names[slot] }
 
     /// Validates `spec`: unique names, known ops, arity, attribute names and kinds, resolvable
@@ -39,6 +45,8 @@ public struct Graph: Sendable {
         guard spec.nodes.count <= limits.maxNodes else {
             throw .limitExceeded("the graph has \(spec.nodes.count) nodes; the limit is \(limits.maxNodes)")
         }
+        try limits.checkNames(spec.inputs.count, "graph.inputs")
+        try limits.checkNames(spec.constants.count, "graph.constants")
         let constants = spec.constants.sorted { $0.key < $1.key }
         var slots: [String: Int] = [:]
         var names: [String] = []
@@ -49,11 +57,7 @@ public struct Graph: Sendable {
         }
         var definitions = [Definition](repeating: .input, count: spec.inputs.count)
         for (name, value) in constants {
-            guard value.count <= limits.maxElements else {
-                throw .limitExceeded(
-                    "constant \"\(name)\" has \(value.count) elements; the limit per tensor is \(limits.maxElements)",
-                    node: name)
-            }
+            try limits.checkSize(value.shape, what: "constant \"\(name)\"", node: name)
             definitions.append(.constant(value))
         }
 
@@ -65,6 +69,10 @@ public struct Graph: Sendable {
             guard let op = Op(rawValue: node.op) else { throw .unknownOp(node: node.id, op: node.op) }
             guard op.arity.accepts(node.args.count) else {
                 throw .arity(node: node.id, op: op.rawValue, expected: op.arity.text, got: node.args.count)
+            }
+            guard node.args.count <= limits.maxArgs else {
+                throw .limitExceeded(
+                    "node \"\(node.id)\" has \(node.args.count) arguments; the limit is \(limits.maxArgs)", node: node.id)
             }
             let attrs = try Attributes(validating: node.attrs, op: op, node: node.id)
             var args: [Arg] = []

@@ -203,26 +203,18 @@ enum Kernels {
     }
 
     static func slice(_ x: Tensor, _ plan: SlicePlan) -> Tensor {
-        let (base, strides) = sliceStrides(plan)
-        return gather(x, strides: strides, shape: plan.sliced, base: base)
+        gather(x, strides: plan.strides, shape: plan.sliced, base: plan.offset)
     }
 
     /// Writes `g` into the slice of a zero tensor of the full shape.
     static func unslice(_ g: Tensor, _ plan: SlicePlan) -> Tensor {
-        let (base, strides) = sliceStrides(plan)
         var data = [Double](repeating: 0, count: Shape.count(plan.full))
-        var cursor = StridedCursor(shape: plan.sliced, strides: [strides])
+        var cursor = StridedCursor(shape: plan.sliced, strides: [plan.strides])
         for value in g.data {
-            data[base + cursor.offsets[0]] = value
+            data[plan.offset + cursor.offsets[0]] = value
             cursor.advance()
         }
         return Tensor(validShape: plan.full, data: data)
-    }
-
-    private static func sliceStrides(_ plan: SlicePlan) -> (base: Int, strides: [Int]) {
-        let strides = Shape.strides(plan.full)
-        let base = zip(plan.starts, strides).reduce(0) { $0 + $1.0 * $1.1 }
-        return (base, zip(strides, plan.steps).map { $0 * $1 })
     }
 
     // MARK: Normalization

@@ -47,6 +47,10 @@ struct SlicePlan: Sendable {
     let starts: [Int]
     let steps: [Int]
     let sliced: [Int]
+    /// The offset of the slice's first element in the full tensor (0 for an empty slice).
+    let offset: Int
+    /// For each axis, the distance in the full tensor between neighbouring slice elements.
+    let strides: [Int]
 }
 
 extension Op {
@@ -63,10 +67,10 @@ extension Op {
                     + "the limit is \(Shape.maxRank)",
                 node: node)
         }
-        guard let count = Shape.elementCount(plan.shape), count <= limits.maxElements else {
+        guard let iterations = Shape.iterations(plan.shape), iterations <= limits.maxElements else {
             throw .limitExceeded(
-                "node \"\(node)\": \(rawValue) would produce shape \(plan.shape); "
-                    + "the limit is \(limits.maxElements) elements per tensor",
+                "node \"\(node)\": \(rawValue) would produce shape \(plan.shape); the limit is "
+                    + "\(limits.maxElements) elements per tensor (empty dimensions count as 1 for the loops over them)",
                 node: node)
         }
         return plan
@@ -78,6 +82,9 @@ extension Op {
         }
         func shapeError(_ detail: String) -> AutodiffError {
             .shapeMismatch(node: node, op: rawValue, detail: detail)
+        }
+        func tooLarge(_ what: String) -> AutodiffError {
+            .limitExceeded("node \"\(node)\": \(rawValue) of \(what) is too large to address", node: node)
         }
         /// Every axis in `axes`, normalized for `rank`, once each. Scalars accept 0 and -1 as PyTorch does.
         func normalizedAxes(_ name: String, _ axes: [Int], rank: Int) throws(AutodiffError) -> [Int] {
@@ -98,7 +105,8 @@ extension Op {
             return seen.sorted()
         }
         let input = args[0]
-        let inputCount = Shape.count(input)
+        // Arguments are inputs, constants or planned results, whose iteration spaces are bounded.
+        guard let inputIterations = Shape.iterations(input) else { throw tooLarge("shape \(input)") }
 
         switch self {
         case .neg, .exp, .log, .sqrt, .sin, .cos, .tan, .tanh, .sigmoid, .reciprocal, .square, .log1p, .expm1, .erf,
@@ -106,7 +114,7 @@ extension Op {
             if self == .clamp, attrs.number("min") == nil, attrs.number("max") == nil {
                 throw attributeError("min", "or \"max\" must be given (as torch.clamp requires)")
             }
-            return Plan(shape: input, layout: .map, work: inputCount)
+            return Plan(shape: input, layout: .map, work: inputIterations)
 
         case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .gt, .ge, .lt, .le, .eq, .ne, .where:
             var shape: [Int] = []
@@ -136,16 +144,18 @@ extension Op {
             let reduced = if let axes, !axes.isEmpty { axes } else { Array(0..<input.count) }
             var kept = input
             for axis in reduced { kept[axis] = 1 }
-            let count = reduced.reduce(1) { $0 * input[$1] }
+            guard let count = Shape.elementCount(reduced.map { input[$0] }) else { throw tooLarge("shape \(input)") }
             if count == 0, self == .max || self == .min {
                 throw shapeError("cannot reduce an empty axis (shape \(input)): \(rawValue) has no identity")
             }
             let keepdims = attrs.bool("keepdims")
-            let shape = keepdims ? kept : input.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
+            let isReduced = Set(reduced)
+            let shape = keepdims ? kept : input.enumerated().filter { !isReduced.contains($0.offset) }.map(\.element)
             let reduction = Reduction(
                 inputShape: input, axes: reduced, keptShape: kept,
                 resultStrides: Shape.broadcastStrides(kept, to: input), count: count)
-            return Plan(shape: shape, layout: .reduce(reduction), work: inputCount * (self == .logsumexp ? 3 : 1))
+            let passes = self == .logsumexp ? 3 : 1
+            return Plan(shape: shape, layout: .reduce(reduction), work: inputIterations.multipliedClamped(by: passes))
 
         case .matmul:
             let (lhs, rhs) = (args[0], args[1])
@@ -165,10 +175,11 @@ extension Op {
             var shape = batch
             if lhs.count > 1 { shape.append(m) }
             if rhs.count > 1 { shape.append(n) }
-            guard let batchCount = Shape.elementCount(batch),
-                let work = Shape.elementCount([batchCount, m, k, n, 2])
+            // Loops run over every batch, row and column even when another dimension is 0.
+            guard let batchIterations = Shape.iterations(batch),
+                let work = Shape.iterations([batchIterations, m, k, n, 2])
             else {
-                throw .limitExceeded("node \"\(node)\": matmul of \(lhs) and \(rhs) is too large", node: node)
+                throw tooLarge("\(lhs) and \(rhs)")
             }
             let plan = MatmulPlan(
                 batchShape: batch, m: m, k: k, n: n,
@@ -186,7 +197,8 @@ extension Op {
                 throw attributeError("perm", "must be a permutation of 0..<\(input.count), got \(perm)")
             }
             let resolved = perm.map { $0 < 0 ? $0 + input.count : $0 }
-            return Plan(shape: resolved.map { input[$0] }, layout: .transpose(perm: resolved), work: inputCount)
+            return Plan(
+                shape: resolved.map { input[$0] }, layout: .transpose(perm: resolved), work: inputIterations)
 
         case .reshape:
             let requested = attrs.ints("shape") ?? []
@@ -204,6 +216,7 @@ extension Op {
                 guard !overflow else { throw attributeError("shape", "\(requested) is too large") }
                 known = product
             }
+            let inputCount = Shape.count(input)
             if let wildcard {
                 guard known > 0, inputCount % known == 0 else {
                     throw attributeError(
@@ -211,10 +224,10 @@ extension Op {
                 }
                 shape[wildcard] = inputCount / known
             }
-            guard Shape.count(shape) == inputCount else {
+            guard Shape.elementCount(shape) == inputCount else {
                 throw attributeError("shape", "\(requested) cannot hold the \(inputCount) elements of shape \(input)")
             }
-            return Plan(shape: shape, layout: .copy, work: 0)
+            return Plan(shape: shape, layout: .copy, work: inputIterations)
 
         case .squeeze:
             let axes = try attrs.ints("axes").map { (axes) throws(AutodiffError) in
@@ -228,10 +241,16 @@ extension Op {
             let shape = input.enumerated().filter { axis, dim in
                 dim != 1 || !(axes?.contains(axis) ?? true)
             }.map(\.element)
-            return Plan(shape: shape, layout: .copy, work: 0)
+            return Plan(shape: shape, layout: .copy, work: inputIterations)
 
         case .unsqueeze:
             let axes = attrs.ints("axes") ?? []
+            guard input.count + axes.count <= Shape.maxRank else {
+                throw .limitExceeded(
+                    "node \"\(node)\": unsqueeze would produce a tensor of \(input.count + axes.count) dimensions; "
+                        + "the limit is \(Shape.maxRank)",
+                    node: node)
+            }
             let rank = input.count + axes.count
             var inserted = Set<Int>()
             for axis in axes {
@@ -241,8 +260,8 @@ extension Op {
                 guard inserted.insert(normalized).inserted else { throw attributeError("axes", "names \(axis) twice") }
             }
             var remaining = input.makeIterator()
-            let shape = (0..<rank).map { inserted.contains($0) ? 1 : remaining.next()! }
-            return Plan(shape: shape, layout: .copy, work: 0)
+            let shape = (0..<rank).map { inserted.contains($0) ? 1 : (remaining.next() ?? 1) }
+            return Plan(shape: shape, layout: .copy, work: inputIterations)
 
         case .concat:
             guard !input.isEmpty else { throw shapeError("cannot join scalars; give arguments of rank ≥ 1") }
@@ -257,21 +276,29 @@ extension Op {
                 else {
                     throw shapeError("needs equal shapes except on axis \(axis), got \(input) and \(arg)")
                 }
-                shape[axis] += arg[axis]
+                guard let joined = Shape.sum(shape[axis], arg[axis]) else { throw tooLarge("shapes \(input) and \(arg)") }
+                shape[axis] = joined
             }
-            return Plan(shape: shape, layout: .concat(axis: axis), work: Shape.count(shape))
+            // The kernel copies one block per argument for every index before the axis.
+            guard let iterations = Shape.iterations(shape), let outer = Shape.iterations(Array(shape[..<axis])) else {
+                throw tooLarge("\(args.count) arguments of shape \(input)")
+            }
+            let work = iterations.addingClamped(outer.multipliedClamped(by: args.count))
+            return Plan(shape: shape, layout: .concat(axis: axis), work: work)
 
         case .slice, .sliceBackward:
             let full = self == .slice ? input : (attrs.ints("shape") ?? [])
             guard Shape.elementCount(full) != nil else {
                 throw attributeError("shape", "must be non-negative sizes whose product fits, got \(full)")
             }
-            let plan = try slicePlan(full: full, attrs: attrs, attributeError: attributeError)
-            if self == .slice { return Plan(shape: plan.sliced, layout: .slice(plan), work: Shape.count(plan.sliced)) }
+            let plan = try slicePlan(full: full, attrs: attrs, attributeError: attributeError, tooLarge: tooLarge)
+            if self == .slice {
+                return Plan(shape: plan.sliced, layout: .slice(plan), work: Shape.iterations(plan.sliced) ?? Int.max)
+            }
             guard input == plan.sliced else {
                 throw shapeError("needs an argument of the slice's shape \(plan.sliced), got \(input)")
             }
-            return Plan(shape: full, layout: .slice(plan), work: Shape.count(full))
+            return Plan(shape: full, layout: .slice(plan), work: Shape.iterations(full) ?? Int.max)
 
         case .softmax, .logSoftmax:
             let requested = attrs.int("axis") ?? -1
@@ -283,22 +310,25 @@ extension Op {
             } else {
                 throw attributeError("axis", "is \(requested), out of range for rank \(input.count)")
             }
-            let outer = input[..<axis].reduce(1, *)
-            let inner = input[(axis + 1)...].reduce(1, *)
+            guard let outer = Shape.elementCount(Array(input[..<axis])),
+                let inner = Shape.elementCount(Array(input[(axis + 1)...]))
+            else { throw tooLarge("shape \(input)") }
             return Plan(
                 shape: input, layout: .axis(outer: outer, length: input[axis], inner: inner),
-                work: 4 * inputCount)
+                work: inputIterations.multipliedClamped(by: 4))
         }
     }
 
     private func broadcastPlan(_ args: [[Int]], to shape: [Int]) throws(AutodiffError) -> Plan {
         let strides = args.map { Shape.broadcastStrides($0, to: shape) }
-        return Plan(shape: shape, layout: .broadcast(strides: strides), work: Shape.elementCount(shape) ?? Int.max)
+        let work = (Shape.iterations(shape) ?? Int.max).multipliedClamped(by: args.count)
+        return Plan(shape: shape, layout: .broadcast(strides: strides), work: work)
     }
 
     /// ONNX `Slice`: negative indices count from the end, out-of-range ones clamp, steps > 0.
     private func slicePlan(
-        full: [Int], attrs: Attributes, attributeError: (String, String) -> AutodiffError
+        full: [Int], attrs: Attributes, attributeError: (String, String) -> AutodiffError,
+        tooLarge: (String) -> AutodiffError
     ) throws(AutodiffError) -> SlicePlan {
         let starts = attrs.ints("starts") ?? []
         let ends = attrs.ints("ends") ?? []
@@ -329,8 +359,24 @@ extension Op {
             let step = Swift.min(steps[i], Swift.max(dim, 1))
             planStarts[axis] = start
             planSteps[axis] = step
-            sliced[axis] = end > start ? (end - start + step - 1) / step : 0
+            sliced[axis] = end > start ? (end - start - 1) / step + 1 : 0
         }
-        return SlicePlan(full: full, starts: planStarts, steps: planSteps, sliced: sliced)
+        // Where the slice starts in the full tensor and how far apart its elements are, checked:
+        // a start at the end of a long axis can be far out even when the slice is empty.
+        let fullStrides = Shape.strides(full)
+        var offset = 0
+        var strides = [Int](repeating: 0, count: full.count)
+        if Shape.count(sliced) > 0 {
+            for axis in 0..<full.count {
+                guard let stride = Shape.product(fullStrides[axis], planSteps[axis]),
+                    let start = Shape.product(fullStrides[axis], planStarts[axis]),
+                    let next = Shape.sum(offset, start)
+                else { throw tooLarge("shape \(full)") }
+                strides[axis] = stride
+                offset = next
+            }
+        }
+        return SlicePlan(
+            full: full, starts: planStarts, steps: planSteps, sliced: sliced, offset: offset, strides: strides)
     }
 }

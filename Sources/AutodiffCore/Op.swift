@@ -78,14 +78,14 @@ public enum Op: String, CaseIterable, Sendable {
         case .concat: [.init("axis", .int, default: .number(0))]
         case .slice:
             [
-                .init("starts", .ints, required: true), .init("ends", .ints, required: true),
-                .init("axes", .ints, note: "0…n−1"), .init("steps", .ints, note: "1 on every axis"),
+                .init("starts", .indices, required: true), .init("ends", .indices, required: true),
+                .init("axes", .ints, note: "0…n−1"), .init("steps", .indices, note: "1 on every axis"),
             ]
         case .sliceBackward:
             [
                 .init("shape", .ints, required: true),
-                .init("starts", .ints, required: true), .init("ends", .ints, required: true),
-                .init("axes", .ints, note: "0…n−1"), .init("steps", .ints, note: "1 on every axis"),
+                .init("starts", .indices, required: true), .init("ends", .indices, required: true),
+                .init("axes", .ints, note: "0…n−1"), .init("steps", .indices, note: "1 on every axis"),
             ]
         case .softmax, .logSoftmax: [.init("axis", .int, default: .number(-1))]
         default: []
@@ -132,12 +132,15 @@ public enum Op: String, CaseIterable, Sendable {
 public struct AttributeSpec: Sendable {
     public enum Kind: Sendable, Equatable {
         case int, ints, number, bool
+        /// Slice starts, ends and steps: integers, where values beyond ±2⁶² clamp. Clamping changes no
+        /// slice: an index past the end means the end (ONNX's "to the end"), a step past it the start alone.
+        case indices
         case choice([String])
 
         public var name: String {
             switch self {
             case .int: "int"
-            case .ints: "int[]"
+            case .ints, .indices: "int[]"
             case .number: "number"
             case .bool: "bool"
             case .choice: "string"

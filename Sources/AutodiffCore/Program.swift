@@ -5,11 +5,16 @@ struct Program: Sendable {
     private(set) var shapes: [[Int]]
     private(set) var plans: [Plan?]
     let limits: Limits
+    /// When the call must be finished: checked between nodes, between rows and while growing.
+    let deadline: ContinuousClock.Instant?
 
     /// Checks every node's shapes and attributes, in order, given the shapes of the inputs.
-    init(graph: Graph, inputShapes: [String: [Int]], limits: Limits) throws(AutodiffError) {
+    init(
+        graph: Graph, inputShapes: [String: [Int]], limits: Limits, deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) {
         self.graph = graph
         self.limits = limits
+        self.deadline = deadline
         shapes = []
         plans = []
         shapes.reserveCapacity(graph.slotCount)
@@ -44,6 +49,12 @@ struct Program: Sendable {
     mutating func add(
         _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: String
     ) throws(AutodiffError) -> Graph.Arg {
+        guard graph.slotCount < limits.maxProgramSlots else {
+            throw .limitExceeded(
+                "the derivative graph would have more than \(limits.maxProgramSlots) nodes "
+                    + "(64 times --max-nodes); differentiate a smaller graph")
+        }
+        if graph.slotCount % 256 == 0 { try checkDeadline() }
         let attrs = try Attributes(validating: rawAttrs, op: op, node: id)
         let plan = try op.plan(node: id, attrs: attrs, args: args.map(shape), limits: limits)
         let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferredID: id)
@@ -81,26 +92,34 @@ struct Program: Sendable {
     /// units as `Plan.work`: about a microsecond, as measured on small tensors.
     static let nodeOverhead = 1_000
 
-    /// Estimated bytes and operations of computing `order`, or `limitExceeded`.
-    func checkCost(_ order: [Int], repeats: Int = 1, extraBytes: Int = 0) throws(AutodiffError) {
-        var elements = 0
+    /// Estimated operations (arithmetic plus `nodeOverhead` per node) and bytes of the tensors of
+    /// computing `order` once. Saturates rather than overflowing.
+    func cost(_ order: [Int]) -> (work: Int, bytes: Int) {
         var work = 0
+        var bytes = 0
         for slot in order {
-            elements = elements.addingClamped(Shape.count(shapes[slot]))
+            bytes = bytes.addingClamped(Shape.count(shapes[slot]).multipliedClamped(by: 8))
             if let plan = plans[slot] { work = work.addingClamped(plan.work.addingClamped(Self.nodeOverhead)) }
         }
-        let (repeatedWork, overflow) = work.multipliedReportingOverflow(by: repeats)
-        guard !overflow, repeatedWork <= limits.maxWork else {
+        return (work, bytes)
+    }
+
+    /// Refuses a run estimated at more than `limits.maxWork` operations or `limits.maxBytes` bytes.
+    func checkCost(work: Int, bytes: Int) throws(AutodiffError) {
+        guard work <= limits.maxWork else {
             throw .limitExceeded(
-                "the computation needs about \(overflow ? "more than \(Int.max)" : "\(repeatedWork)") "
+                "the computation needs about \(work == Int.max ? "more than \(Int.max)" : "\(work)") "
                     + "floating-point operations; the limit is \(limits.maxWork)")
         }
-        let (bytes, bytesOverflow) = elements.multipliedReportingOverflow(by: 8)
-        let total = bytes.addingClamped(extraBytes)
-        guard !bytesOverflow, total <= limits.maxBytes else {
+        guard bytes <= limits.maxBytes else {
             throw .limitExceeded(
-                "the computation needs about \(bytesOverflow ? Int.max : total) bytes of tensors; "
-                    + "the limit is \(limits.maxBytes)")
+                "the computation needs about \(bytes) bytes of tensors and results; the limit is \(limits.maxBytes)")
+        }
+    }
+
+    func checkDeadline() throws(AutodiffError) {
+        if let deadline, ContinuousClock.now > deadline {
+            throw .deadlineExceeded("the computation did not finish before the request deadline")
         }
     }
 
@@ -126,14 +145,10 @@ struct Program: Sendable {
         return Schedule(order: order, releaseAfter: releaseAfter)
     }
 
-    /// Computes the slots of `schedule` into `values`, checking `deadline` before each one.
-    func run(
-        _ schedule: Schedule, values: inout [Tensor?], deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) {
+    /// Computes the slots of `schedule` into `values`, checking the deadline before each one.
+    func run(_ schedule: Schedule, values: inout [Tensor?]) throws(AutodiffError) {
         for (position, slot) in schedule.order.enumerated() {
-            if let deadline, ContinuousClock.now > deadline {
-                throw .deadlineExceeded("the computation did not finish before the request deadline")
-            }
+            try checkDeadline()
             switch graph.definitions[slot] {
             case .input:
                 guard values[slot] != nil else {
@@ -155,13 +170,5 @@ struct Program: Sendable {
             }
             for released in schedule.releaseAfter[position] { values[released] = nil }
         }
-    }
-}
-
-extension Int {
-    /// Saturating addition for cost estimates.
-    func addingClamped(_ other: Int) -> Int {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? Int.max : sum
     }
 }

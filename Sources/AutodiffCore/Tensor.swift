@@ -49,19 +49,38 @@ public enum Shape {
     /// The product of the non-zero dimensions must fit too, so that strides and partial products
     /// of a valid shape never overflow, even when another dimension is 0 (`[0, 2⁴⁰, 2⁴⁰]`).
     public static func elementCount(_ shape: [Int]) -> Int? {
-        var nonZero = 1
-        var hasZero = false
+        guard let iterations = iterations(shape) else { return nil }
+        return shape.contains(0) ? 0 : iterations
+    }
+
+    /// The iteration space of `shape`: the product of `max(dim, 1)`, or `nil` for a negative
+    /// dimension or an overflowing product.
+    ///
+    /// Kernels loop over the outer dimensions of a tensor even when an inner one is 0, so a tensor
+    /// of shape `[2⁴⁰, 0]` holds no element yet costs 2⁴⁰ steps. Limits bound this number like the
+    /// element count, so an empty tensor cannot carry a loop of that length.
+    public static func iterations(_ shape: [Int]) -> Int? {
+        var product = 1
         for dim in shape {
             guard dim >= 0 else { return nil }
-            if dim == 0 {
-                hasZero = true
-                continue
-            }
-            let (product, overflow) = nonZero.multipliedReportingOverflow(by: dim)
+            guard dim > 1 else { continue }
+            let (next, overflow) = product.multipliedReportingOverflow(by: dim)
             guard !overflow else { return nil }
-            nonZero = product
+            product = next
         }
-        return hasZero ? 0 : nonZero
+        return product
+    }
+
+    /// `a × b`, or `nil` when it overflows.
+    static func product(_ a: Int, _ b: Int) -> Int? {
+        let (result, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? nil : result
+    }
+
+    /// `a + b`, or `nil` when it overflows.
+    static func sum(_ a: Int, _ b: Int) -> Int? {
+        let (result, overflow) = a.addingReportingOverflow(b)
+        return overflow ? nil : result
     }
 
     /// The element count of a shape already known to be valid.

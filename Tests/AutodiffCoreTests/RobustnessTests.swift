@@ -40,7 +40,7 @@ struct RobustnessTests {
             }
             switch kind {
             case .int: return .int(index())
-            case .ints: return .ints((0..<int(0...4)).map { _ in index() })
+            case .ints, .indices: return .ints((0..<int(0...4)).map { _ in index() })
             case .number: return .number(number())
             case .bool: return .bool(chance(0.5))
             case .choice(let options): return .string(chance(0.9) ? options[int(0...(options.count - 1))] : "bogus")

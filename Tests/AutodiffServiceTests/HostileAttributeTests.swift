@@ -39,7 +39,7 @@ import Testing
         try await withApp { client in
             for attribute in op.attributes {
                 for value in Self.hostile {
-                    let forms = attribute.kind == .ints ? ["[\(value)]", "[0,\(value)]"] : [value]
+                    let forms = [.ints, .indices].contains(attribute.kind) ? ["[\(value)]", "[0,\(value)]"] : [value]
                     for form in forms {
                         var attrs = Self.baseline(for: op)
                         attrs[attribute.name] = form
