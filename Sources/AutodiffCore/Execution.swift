@@ -6,25 +6,40 @@ extension Graph {
     func bind(
         _ values: [String: Tensor], limits: Limits, deadline: ContinuousClock.Instant?
     ) throws(AutodiffError) -> (Program, [Tensor?]) {
+        let shapes = try inputShapes(values, limits: limits)
+        let program = try Program(
+            graph: self, inputShapes: Dictionary(uniqueKeysWithValues: zip(inputs, shapes)), limits: limits,
+            deadline: deadline)
+        return (program, table(values, slotCount: program.graph.slotCount))
+    }
+
+    /// The shapes of `values`, in input order, once checked to be exactly the graph's inputs, each
+    /// within limits.
+    func inputShapes(_ values: [String: Tensor], limits: Limits) throws(AutodiffError) -> [[Int]] {
         try limits.checkNames(values.count, "values")
         for name in values.keys.sorted() where inputSlot(name) == nil {
             throw .invalidRequest(
                 "\"\(name)\" is not an input of the graph; its inputs are \(inputs.quotedList)", node: name)
         }
-        var shapes: [String: [Int]] = [:]
+        var shapes: [[Int]] = []
+        shapes.reserveCapacity(inputs.count)
         for name in inputs {
             guard let value = values[name] else {
                 throw .invalidRequest("values has no entry for input \"\(name)\"", node: name)
             }
             try limits.checkSize(value.shape, what: "input \"\(name)\"", node: name)
-            shapes[name] = value.shape
+            shapes.append(value.shape)
         }
-        let program = try Program(graph: self, inputShapes: shapes, limits: limits, deadline: deadline)
-        var table = [Tensor?](repeating: nil, count: program.graph.slotCount)
+        return shapes
+    }
+
+    /// A value table for a program of `slotCount` slots grown from this graph, inputs filled in.
+    func table(_ values: [String: Tensor], slotCount: Int) -> [Tensor?] {
+        var table = [Tensor?](repeating: nil, count: slotCount)
         for name in inputs {
             if let slot = slots[name] { table[slot] = values[name] }
         }
-        return (program, table)
+        return table
     }
 
     /// The slots of `names`, each a name of the graph (`unknown_name` otherwise), listed once.
@@ -62,9 +77,78 @@ extension Graph {
     }
 }
 
+/// How to evaluate a program for one kind of call, worked out from the program alone: what is
+/// computed once and what per row, in which order, when each value can be released, and what it
+/// costs. A `PlanCache` keeps it with its program.
+struct EvaluationPlan: Sendable {
+    let fixed: [Int]
+    let perRow: [Int]
+    let seedSlots: [Int]
+    let once: Program.Schedule
+    let repeated: Program.Schedule
+    /// Operations and bytes of the part computed once.
+    let onceWork: Int
+    let onceBytes: Int
+    /// Operations of one row (its nodes, seed construction, result copies and overhead), and the
+    /// bytes of the tensors it computes.
+    let rowWork: Int
+    let rowBytes: Int
+}
+
 extension Program {
+    /// Plans to compute `fixed` targets once, then `perRow` targets once per row with the seed slots
+    /// set. Whatever does not depend on the seeds is computed only once. Every input slot is taken
+    /// to have a value (`evaluate` checks that); `rows` is whether any row will run.
+    func evaluationPlan(fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Bool = true) -> EvaluationPlan {
+        let perRow = rows ? perRow : []
+        // What depends on the seeds is recomputed per row; the rest once.
+        var seedDependent = [Bool](repeating: false, count: graph.slotCount)
+        for slot in seedSlots { seedDependent[slot] = true }
+        for slot in 0..<graph.slotCount {
+            if case .node(let node) = graph.definitions[slot] {
+                seedDependent[slot] = node.args.contains { arg in
+                    if case .slot(let s) = arg { return seedDependent[s] }
+                    return false
+                }
+            }
+        }
+        let order = schedule(fixed + perRow) { slot in
+            if case .input = graph.definitions[slot] { return true }
+            return false
+        }
+        let once = order.filter { !seedDependent[$0] }
+        let repeated = order.filter { seedDependent[$0] }
+        let onceCost = cost(once)
+        let rowCost = cost(repeated)
+        var rowWork = rowCost.work.addingClamped(Self.nodeOverhead)
+        for slot in seedSlots + perRow {
+            rowWork = rowWork.addingClamped(Shape.iterations(shapes[slot]) ?? Int.max)
+        }
+        // Keep what the repeated part or the fixed targets read; release the rest early.
+        var keep = Set(fixed)
+        for slot in repeated {
+            if case .node(let node) = graph.definitions[slot] {
+                for case .slot(let arg) in node.args where !seedDependent[arg] { keep.insert(arg) }
+            }
+        }
+        return EvaluationPlan(
+            fixed: fixed, perRow: perRow, seedSlots: seedSlots, once: schedule(running: once, keep: keep),
+            repeated: schedule(running: repeated, keep: Set(perRow)), onceWork: onceCost.work,
+            onceBytes: onceCost.bytes, rowWork: rowWork, rowBytes: rowCost.bytes)
+    }
+
     /// Evaluates `fixed` targets once, then `perRow` targets once per row with the seed slots set
-    /// to `seeds(row)`. Whatever does not depend on the seeds is computed only once.
+    /// to `seeds(row)` (see `evaluationPlan`).
+    func evaluate(
+        values: [Tensor?], fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Int = 0,
+        resultBytes: Int, priorWork: Int = 0, seeds: (Int) -> [Tensor] = { _ in [] }
+    ) throws(AutodiffError) -> (fixed: [Tensor], rows: [[Tensor]], work: Int) {
+        let plan = evaluationPlan(fixed: fixed, perRow: perRow, seedSlots: seedSlots, rows: rows > 0)
+        return try evaluate(
+            plan, values: values, rows: rows, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
+    }
+
+    /// Runs `plan` for `rows` rows.
     ///
     /// Before any of it runs, the whole call is costed and refused if over the limits: the nodes
     /// computed once, every row's nodes, seed and result copies and overhead, and `resultBytes`,
@@ -74,60 +158,38 @@ extension Program {
     /// Returns the fixed targets' values, per row the per-row targets' values, and the estimated
     /// work including `priorWork`.
     func evaluate(
-        values: [Tensor?], fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Int = 0,
-        resultBytes: Int, priorWork: Int = 0, seeds: (Int) -> [Tensor] = { _ in [] }
+        _ plan: EvaluationPlan, values: [Tensor?], rows: Int, resultBytes: Int, priorWork: Int = 0,
+        seeds: (Int) -> [Tensor]
     ) throws(AutodiffError) -> (fixed: [Tensor], rows: [[Tensor]], work: Int) {
         // With nothing to compute per row, no row needs running, however many the seeds hold.
-        let rows = perRow.isEmpty ? 0 : rows
-        // What depends on the seeds is recomputed per row; the rest once.
-        var seedDependent = [Bool](repeating: false, count: graph.slotCount)
-        var isSeed = [Bool](repeating: false, count: graph.slotCount)
-        for slot in seedSlots {
-            seedDependent[slot] = true
-            isSeed[slot] = true
+        let rows = plan.perRow.isEmpty ? 0 : rows
+        if rows == 0, !plan.perRow.isEmpty {
+            // Planned for rows, called with none: plan again without them.
+            let once = evaluationPlan(fixed: plan.fixed, seedSlots: plan.seedSlots, rows: false)
+            return try evaluate(
+                once, values: values, rows: 0, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
         }
-        for slot in 0..<graph.slotCount {
-            if case .node(let node) = graph.definitions[slot] {
-                seedDependent[slot] = node.args.contains { arg in
-                    if case .slot(let s) = arg { return seedDependent[s] }
-                    return false
-                }
+        let seedSlots = Set(plan.seedSlots)
+        for slot in 0..<graph.slotCount where values[slot] == nil && !seedSlots.contains(slot) {
+            if case .input = graph.definitions[slot] {
+                throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
             }
         }
-        let order = schedule(fixed + (rows > 0 ? perRow : []), known: { values[$0] != nil || isSeed[$0] })
-        let once = order.filter { !seedDependent[$0] }
-        let repeated = order.filter { seedDependent[$0] }
+        let work = priorWork.addingClamped(plan.onceWork).addingClamped(plan.rowWork.multipliedClamped(by: rows))
+        try checkCost(work: work, bytes: plan.onceBytes.addingClamped(plan.rowBytes).addingClamped(resultBytes))
 
-        // Each row builds its seeds, runs its nodes and copies out its results.
-        let onceCost = cost(once)
-        let rowCost = cost(repeated)
-        var rowWork = rowCost.work.addingClamped(Self.nodeOverhead)
-        for slot in seedSlots + perRow {
-            rowWork = rowWork.addingClamped(Shape.iterations(shapes[slot]) ?? Int.max)
-        }
-        let work = priorWork.addingClamped(onceCost.work).addingClamped(rowWork.multipliedClamped(by: rows))
-        try checkCost(work: work, bytes: onceCost.bytes.addingClamped(rowCost.bytes).addingClamped(resultBytes))
-
-        // Keep what the repeated part or the fixed targets read; release the rest early.
-        var keep = Set(fixed)
-        for slot in repeated {
-            if case .node(let node) = graph.definitions[slot] {
-                for case .slot(let arg) in node.args where !seedDependent[arg] { keep.insert(arg) }
-            }
-        }
         var base = values
-        try run(schedule(running: once, keep: keep), values: &base)
-        let perRowSchedule = schedule(running: repeated, keep: Set(perRow))
+        try run(plan.once, values: &base)
         var rowResults: [[Tensor]] = []
         rowResults.reserveCapacity(rows)
         for row in 0..<rows {
             try checkDeadline()
             var table = base
-            for (slot, seed) in zip(seedSlots, seeds(row)) { table[slot] = seed }
-            try run(perRowSchedule, values: &table)
-            rowResults.append(try perRow.map { (slot) throws(AutodiffError) in try Self.value(table, slot) })
+            for (slot, seed) in zip(plan.seedSlots, seeds(row)) { table[slot] = seed }
+            try run(plan.repeated, values: &table)
+            rowResults.append(try plan.perRow.map { (slot) throws(AutodiffError) in try Self.value(table, slot) })
         }
-        return (try fixed.map { (slot) throws(AutodiffError) in try Self.value(base, slot) }, rowResults, work)
+        return (try plan.fixed.map { (slot) throws(AutodiffError) in try Self.value(base, slot) }, rowResults, work)
     }
 
     private static func value(_ table: [Tensor?], _ slot: Int) throws(AutodiffError) -> Tensor {

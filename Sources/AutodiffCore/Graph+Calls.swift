@@ -59,28 +59,55 @@ public struct HVPResult: Sendable {
 
 extension Graph {
     /// Evaluates `outputs` for the given input values.
+    ///
+    /// With a `cache`, a call of the same graph with the same input shapes, outputs and limits as an
+    /// earlier one reuses its planned program.
     public func forward(
         values: [String: Tensor], outputs: [String], limits: Limits = Limits(),
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, cache: PlanCache? = nil
     ) throws(AutodiffError) -> [String: Tensor] {
-        let (program, table) = try bind(values, limits: limits, deadline: deadline)
-        let slots = try outputSlots(outputs, limits: limits)
+        let shapes = try inputShapes(values, limits: limits)
+        let prepared = try prepared(
+            .forward(outputs: outputs), shapes: shapes, limits: limits, cache: cache, slots: { $0.program.graph.slotCount }
+        ) { () throws(AutodiffError) in
+            let program = try Program(
+                graph: self, inputShapes: Dictionary(uniqueKeysWithValues: zip(inputs, shapes)), limits: limits,
+                deadline: deadline)
+            let slots = try outputSlots(outputs, limits: limits)
+            return PreparedForward(program: program, outputSlots: slots, plan: program.evaluationPlan(fixed: slots))
+        }
+        var program = prepared.program
+        program.deadline = deadline
+        let slots = prepared.outputSlots
         let result = try program.evaluate(
-            values: table, fixed: slots, resultBytes: limits.resultBytes(slots.map { program.shapes[$0] }))
+            prepared.plan, values: table(values, slotCount: program.graph.slotCount), rows: 0,
+            resultBytes: limits.resultBytes(slots.map { program.shapes[$0] }), seeds: { _ in [] })
         return Dictionary(uniqueKeysWithValues: zip(slots.map(name(of:)), result.fixed))
     }
 
     /// `Σᵢ seedᵢᵀ · ∂outputᵢ/∂input` for each `wrt` input (default: every input).
     ///
-    /// An output with one element may omit its seed (it is 1), unless `options.batched`.
+    /// An output with one element may omit its seed (it is 1), unless `options.batched`. With a
+    /// `cache`, a call of the same graph with the same input shapes, outputs, `wrt`, options and limits
+    /// as an earlier one reuses its differentiated and planned program; seeds and values are free to differ.
     public func backward(
         values: [String: Tensor], outputs: [String], seeds: [String: Seed], wrt: [String]? = nil,
         options: BackwardOptions = BackwardOptions(), limits: Limits = Limits(),
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, cache: PlanCache? = nil
     ) throws(AutodiffError) -> BackwardResult {
-        let (program, table) = try bind(values, limits: limits, deadline: deadline)
-        let outputSlots = try outputSlots(outputs, limits: limits)
-        let wrt = try inputSlots(wrt, limits: limits)
+        let shapes = try inputShapes(values, limits: limits)
+        let call = PlanKey.Call.backward(
+            outputs: outputs, wrt: wrt, batched: options.batched, returnGraph: options.returnGraph)
+        let prepared = try prepared(
+            call, shapes: shapes, limits: limits, cache: cache, slots: { $0.program.graph.slotCount }
+        ) { () throws(AutodiffError) in
+            try prepareBackward(
+                shapes: shapes, outputs: outputs, wrt: wrt, returnGraph: options.returnGraph, limits: limits,
+                deadline: deadline)
+        }
+        var program = prepared.program
+        program.deadline = deadline
+        let outputSlots = prepared.outputSlots
         let outputNames = Set(outputs)
         for name in seeds.keys.sorted() where !outputNames.contains(name) {
             throw .invalidRequest(
@@ -88,36 +115,17 @@ extension Graph {
         }
         let resolved = try resolveSeeds(
             seeds, outputs: outputSlots, program: program, batched: options.batched, limits: limits)
-
-        var builder = GraphBuilder(program)
-        var seedSlots: [Int] = []
-        for slot in outputSlots {
-            seedSlots.append(builder.addInput(preferredName: "seed:\(name(of: slot))", shape: program.shapes[slot]))
-        }
-        var gradients = try builder.gradients(
-            of: zip(outputSlots, seedSlots).map { ($0, .slot($1)) }, wrt: wrt.map(\.slot))
-        let unconnected = zip(wrt, gradients).filter { $1 == nil }.map(\.0.name)
-        if options.returnGraph {
-            for (index, input) in wrt.enumerated() where gradients[index] == nil {
-                gradients[index] = try builder.zeros(program.shapes[input.slot])
-            }
-        }
-        let program2 = builder.program
-        let connected = gradients.compactMap { gradient -> Int? in
-            if case .slot(let s) = gradient { return s }
-            return nil
-        }
+        let wrt = prepared.wrt
         let rows = options.batched ? resolved.rows : 1
         let resultBytes = limits.resultBytes(outputSlots.map { program.shapes[$0] })
             .addingClamped(limits.resultBytes(wrt.map { program.shapes[$0.slot] }, rows: rows))
-        let result = try program2.evaluate(
-            values: table + [Tensor?](repeating: nil, count: program2.graph.slotCount - table.count),
-            fixed: outputSlots, perRow: connected, seedSlots: seedSlots, rows: rows, resultBytes: resultBytes,
-            seeds: { row in resolved.seeds.map { options.batched ? $0.row(row) : $0 } })
+        let result = try program.evaluate(
+            prepared.plan, values: table(values, slotCount: program.graph.slotCount), rows: rows,
+            resultBytes: resultBytes, seeds: { row in resolved.seeds.map { options.batched ? $0.row(row) : $0 } })
 
         var gradientValues: [String: Tensor] = [:]
         var position = 0
-        for (input, gradient) in zip(wrt, gradients) {
+        for (input, gradient) in zip(wrt, prepared.gradients) {
             let shape = program.shapes[input.slot]
             let rowsOfValue: [Tensor]
             if case .slot = gradient {
@@ -129,19 +137,64 @@ extension Graph {
             gradientValues[input.name] =
                 options.batched ? stack(rowsOfValue, leading: [rows], each: shape) : rowsOfValue[0]
         }
+        return BackwardResult(
+            outputs: Dictionary(uniqueKeysWithValues: zip(outputSlots.map(name(of:)), result.fixed)),
+            gradients: gradientValues, unconnected: prepared.unconnected, backwardGraph: prepared.backwardGraph)
+    }
+
+    /// The value kept in `cache` for this graph and `call`, or `prepare()`'s.
+    private func prepared<T: Sendable>(
+        _ call: PlanKey.Call, shapes: [[Int]], limits: Limits, cache: PlanCache?, slots: (T) -> Int,
+        prepare: () throws(AutodiffError) -> T
+    ) throws(AutodiffError) -> T {
+        guard let cache, let fingerprint else { return try prepare() }
+        let key = PlanKey(graph: fingerprint, inputShapes: shapes, call: call, limits: limits)
+        return try cache.value(key, slots: slots, prepare: prepare)
+    }
+
+    /// Plans the graph for `shapes` and adds the nodes computing each `wrt` input's gradient from one
+    /// seed input per output (`seed:<output>`).
+    private func prepareBackward(
+        shapes: [[Int]], outputs: [String], wrt: [String]?, returnGraph: Bool, limits: Limits,
+        deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) -> PreparedBackward {
+        let program = try Program(
+            graph: self, inputShapes: Dictionary(uniqueKeysWithValues: zip(inputs, shapes)), limits: limits,
+            deadline: deadline)
+        let outputSlots = try outputSlots(outputs, limits: limits)
+        let wrt = try inputSlots(wrt, limits: limits)
+        var builder = GraphBuilder(program)
+        var seedSlots: [Int] = []
+        for slot in outputSlots {
+            seedSlots.append(builder.addInput(preferredName: "seed:\(name(of: slot))", shape: program.shapes[slot]))
+        }
+        var gradients = try builder.gradients(
+            of: zip(outputSlots, seedSlots).map { ($0, .slot($1)) }, wrt: wrt.map(\.slot))
+        let unconnected = zip(wrt, gradients).filter { $1 == nil }.map(\.0.name)
+        if returnGraph {
+            for (index, input) in wrt.enumerated() where gradients[index] == nil {
+                gradients[index] = try builder.zeros(program.shapes[input.slot])
+            }
+        }
+        let differentiated = builder.program
+        let connected = gradients.compactMap { gradient -> Int? in
+            if case .slot(let s) = gradient { return s }
+            return nil
+        }
         var backwardGraph: BackwardGraph?
-        if options.returnGraph {
-            let keep = Set(program2.schedule(connected))
-            let spec = program2.graph.spec { keep.contains($0) }
+        if returnGraph {
+            let keep = Set(differentiated.schedule(connected))
+            let spec = differentiated.graph.spec { keep.contains($0) }
             var named: [String: String] = [:]
             for (input, gradient) in zip(wrt, gradients) {
-                if case .slot(let s) = gradient { named[input.name] = program2.graph.name(of: s) }
+                if case .slot(let s) = gradient { named[input.name] = differentiated.graph.name(of: s) }
             }
             backwardGraph = BackwardGraph(graph: spec, outputs: named)
         }
-        return BackwardResult(
-            outputs: Dictionary(uniqueKeysWithValues: zip(outputSlots.map(name(of:)), result.fixed)),
-            gradients: gradientValues, unconnected: unconnected, backwardGraph: backwardGraph)
+        return PreparedBackward(
+            program: differentiated, outputSlots: outputSlots, wrt: wrt, gradients: gradients,
+            unconnected: unconnected, backwardGraph: backwardGraph,
+            plan: differentiated.evaluationPlan(fixed: outputSlots, perRow: connected, seedSlots: seedSlots))
     }
 
     /// Checks each output's seed (or supplies the implicit one) and returns them in output order,
@@ -181,6 +234,27 @@ extension Graph {
         }
         return (result, rows ?? 1)
     }
+}
+
+/// A forward call's program, planned for its input shapes.
+struct PreparedForward: Sendable {
+    let program: Program
+    let outputSlots: [Int]
+    let plan: EvaluationPlan
+}
+
+/// A backward call's program with the nodes computing the gradients, and where to find them.
+struct PreparedBackward: Sendable {
+    let program: Program
+    let outputSlots: [Int]
+    let wrt: [(name: String, slot: Int)]
+    /// One per `wrt` input: the node computing its gradient, `nil` when no output depends on it.
+    let gradients: [Graph.Arg?]
+    let unconnected: [String]
+    let backwardGraph: BackwardGraph?
+    /// Outputs computed once; per row (one row unless batched), with one seed input per output
+    /// (`seed:<output>`), the gradient nodes of the connected `wrt` inputs, in `wrt` order.
+    let plan: EvaluationPlan
 }
 
 extension Tensor {

@@ -10,6 +10,8 @@ public struct Graph: Sendable {
     /// The name of every slot, and the inverse map.
     private(set) var names: [String]
     private(set) var slots: [String: Int]
+    /// What the graph computes, as a digest for `PlanCache` keys; `nil` once differentiation grew it.
+    private(set) var fingerprint: Fingerprint?
 
     enum Definition: Sendable {
         case input
@@ -105,6 +107,7 @@ public struct Graph: Sendable {
         self.definitions = definitions
         self.names = names
         self.slots = slots
+        self.fingerprint = Fingerprint(self)
     }
 
     /// Node indices in dependency order, or the `cycle` error naming a node on a cycle.
@@ -181,6 +184,7 @@ public struct Graph: Sendable {
     }
 
     private mutating func append(_ definition: Definition, preferredName: String) -> Int {
+        fingerprint = nil
         var name = preferredName
         var suffix = 1
         while slots[name] != nil {

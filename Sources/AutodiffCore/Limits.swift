@@ -1,6 +1,6 @@
 /// Bounds on what one call may ask of the process, checked before any large allocation and before
 /// any of the work starts. Exceeding one is `AutodiffError.limitExceeded`.
-public struct Limits: Sendable, Equatable {
+public struct Limits: Sendable, Hashable {
     /// Nodes in a client's graph.
     public var maxNodes: Int
     /// Elements in any one tensor: inputs, constants, seeds, intermediates and results. The same

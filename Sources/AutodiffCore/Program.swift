@@ -5,8 +5,9 @@ struct Program: Sendable {
     private(set) var shapes: [[Int]]
     private(set) var plans: [Plan?]
     let limits: Limits
-    /// When the call must be finished: checked between nodes, between rows and while growing.
-    let deadline: ContinuousClock.Instant?
+    /// When the call must be finished: checked between nodes, between rows and while growing. A
+    /// program kept in a `PlanCache` is given each call's own.
+    var deadline: ContinuousClock.Instant?
 
     /// Checks every node's shapes and attributes, in order, given the shapes of the inputs.
     init(
@@ -124,7 +125,7 @@ struct Program: Sendable {
     }
 
     /// The slots to compute, in order, and after each one the values that can be released.
-    struct Schedule {
+    struct Schedule: Sendable {
         let order: [Int]
         let releaseAfter: [[Int]]
     }
