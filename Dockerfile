@@ -4,6 +4,11 @@
 # ---- build ---- (Package.swift needs tools 6.2 or later)
 FROM swift:6.2-bookworm AS build
 WORKDIR /src
+# OpenBLAS for matmul: the binary dlopen()s it at start-up (Sources/CBLASShim), so the build needs
+# no headers; installed here so the tests and benchmark can use it in this stage too.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libopenblas-dev \
+    && rm -rf /var/lib/apt/lists/*
 # Resolve dependencies first so this layer is cached while only the sources change.
 COPY Package.swift ./
 RUN swift package resolve
@@ -15,9 +20,10 @@ RUN swift build -c release --static-swift-stdlib --product autodiffd \
 # ---- run ----
 FROM debian:bookworm-slim
 # The binary links the Swift runtime and Foundation statically (it needs only libc, libm and
-# libstdc++ from the base image); curl serves the health check.
+# libstdc++ from the base image); curl serves the health check; libopenblas0-pthread is the
+# OpenBLAS that matmul loads at start-up (without it, a slower built-in kernel runs).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl libopenblas0-pthread \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home --uid 10001 autodiffd
 COPY --from=build /out/autodiffd /usr/local/bin/autodiffd

@@ -20,7 +20,9 @@ let package = Package(
     ],
     targets: [
         // Tensors, the op table, graphs and differentiation. No HTTP, no NIO, no JSON.
-        .target(name: "AutodiffCore"),
+        .target(name: "AutodiffCore", dependencies: ["CBLASShim"]),
+        // Loads OpenBLAS at run time with a core chosen from cpuid (BLAS.swift); no link-time dependency.
+        .target(name: "CBLASShim", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // Routes, wire types, error mapping, worker pool, configuration.
         .target(
             name: "AutodiffService",
@@ -43,6 +45,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The engine benchmark (not part of `swift test`): `swift run -c release autodiffd-bench`.
+        .executableTarget(name: "autodiffd-bench", dependencies: ["AutodiffCore"]),
         .testTarget(name: "AutodiffCoreTests", dependencies: ["AutodiffCore"]),
         .testTarget(
             name: "AutodiffServiceTests",

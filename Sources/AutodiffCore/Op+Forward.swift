@@ -1,93 +1,108 @@
 /// The forward kernels: one exhaustive switch over the op table. Shapes and attributes were
-/// checked by `plan`, so nothing here can fail.
+/// checked by `plan`, so the only failures are a passed `deadline` (`deadlineExceeded`, checked
+/// inside long kernels) and a plan that does not fit the op (`internalError`, a broken invariant).
 extension Op {
-    func evaluate(_ args: [Tensor], plan: Plan, attrs: Attributes) -> Tensor {
-        switch plan.layout {
-        case .map:
-            return Tensor(validShape: plan.shape, data: args[0].data.map(Kernels.unary(self, attrs)))
-        case .broadcast(let strides):
-            return broadcast(args, strides: strides, shape: plan.shape)
-        case .reduce(let reduction):
-            return reduce(args[0], reduction, shape: plan.shape)
-        case .matmul(let matmul):
-            return Kernels.matmul(args[0], args[1], matmul, shape: plan.shape)
-        case .transpose(let perm):
-            return Kernels.transpose(args[0], perm: perm, shape: plan.shape)
-        case .copy:
-            return Tensor(validShape: plan.shape, data: args[0].data)
-        case .concat(let axis):
-            return Kernels.concat(args, axis: axis, shape: plan.shape)
-        case .slice(let slice):
-            return self == .slice ? Kernels.slice(args[0], slice) : Kernels.unslice(args[0], slice)
-        case .axis(let outer, let length, let inner):
-            return Kernels.softmax(args[0], outer: outer, length: length, inner: inner, logarithm: self == .logSoftmax)
+    func evaluate(
+        _ args: [Tensor], plan: Plan, attrs: Attributes, deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) -> Tensor {
+        func unary(_ function: UnaryFunction) throws(AutodiffError) -> Tensor {
+            try Kernels.unary(function, args[0], deadline: deadline)
         }
-    }
-
-    // MARK: Elementwise
-
-    /// The scalar function of a binary elementwise op.
-    private var binaryFunction: (Double, Double) -> Double {
-        switch self {
-        case .add: { $0 + $1 }
-        case .sub: { $0 - $1 }
-        case .mul: { $0 * $1 }
-        case .div: { $0 / $1 }
-        case .pow: { libmPow($0, $1) }
-        case .maximum: { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
-        case .minimum: { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
-        case .gt: { $0 > $1 ? 1 : 0 }
-        case .ge: { $0 >= $1 ? 1 : 0 }
-        case .lt: { $0 < $1 ? 1 : 0 }
-        case .le: { $0 <= $1 ? 1 : 0 }
-        case .eq: { $0 == $1 ? 1 : 0 }
-        case .ne: { $0 != $1 ? 1 : 0 }
-        default: fatalError("\(self) is not a binary elementwise op")
+        func binary(_ function: BinaryFunction) throws(AutodiffError) -> Tensor {
+            guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
+            return try Kernels.binary(function, args[0], args[1], strides: strides, shape: plan.shape, deadline: deadline)
         }
-    }
+        func reduce(_ function: ReduceFunction) throws(AutodiffError) -> Tensor {
+            guard case .reduce(let reduction) = plan.layout else { throw brokenPlan }
+            return try Kernels.reduce(function, args[0], reduction, shape: plan.shape, deadline: deadline)
+        }
 
-    private func broadcast(_ args: [Tensor], strides: [[Int]], shape: [Int]) -> Tensor {
         switch self {
-        case .broadcastTo:
-            return Kernels.gather(args[0], strides: strides[0], shape: shape)
+        // MARK: Elementwise
+        case .add: return try binary(.add)
+        case .sub: return try binary(.sub)
+        case .mul: return try binary(.mul)
+        case .div: return try binary(.div)
+        case .pow: return try binary(.pow)
+        case .maximum: return try binary(.maximum)
+        case .minimum: return try binary(.minimum)
+        case .gt: return try binary(.gt)
+        case .ge: return try binary(.ge)
+        case .lt: return try binary(.lt)
+        case .le: return try binary(.le)
+        case .eq: return try binary(.eq)
+        case .ne: return try binary(.ne)
+        case .neg: return try unary(.neg)
+        case .exp: return try unary(.exp)
+        case .log: return try unary(.log)
+        case .sqrt: return try unary(.sqrt)
+        case .sin: return try unary(.sin)
+        case .cos: return try unary(.cos)
+        case .tan: return try unary(.tan)
+        case .tanh: return try unary(.tanh)
+        case .sigmoid: return try unary(.sigmoid)
+        case .reciprocal: return try unary(.reciprocal)
+        case .square: return try unary(.square)
+        case .log1p: return try unary(.log1p)
+        case .expm1: return try unary(.expm1)
+        case .erf: return try unary(.erf)
+        case .abs: return try unary(.abs)
+        case .relu: return try unary(.relu)
+        case .leakyRelu: return try unary(.leakyRelu(slope: attrs.number("negative_slope") ?? 0.01))
+        case .elu: return try unary(.elu(alpha: attrs.number("alpha") ?? 1))
+        case .gelu: return try unary(.gelu(tanhApproximation: attrs.string("approximate") == "tanh"))
+        case .softplus:
+            return try unary(.softplus(beta: attrs.number("beta") ?? 1, threshold: attrs.number("threshold") ?? 20))
+        case .clamp: return try unary(.clamp(lower: attrs.number("min"), upper: attrs.number("max")))
+        case .sign: return try unary(.sign)
+        case .floor: return try unary(.floor)
+        case .ceil: return try unary(.ceil)
+        case .round: return try unary(.round)
         case .where:
-            return Kernels.ternary(args, strides: strides, shape: shape) { $0 != 0 ? $1 : $2 }
-        default:
-            return Kernels.binary(args[0], args[1], strides: strides, shape: shape, binaryFunction)
+            guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
+            return try Kernels.select(args, strides: strides, shape: plan.shape, deadline: deadline)
+
+        // MARK: Reductions
+        case .sum: return try reduce(.sum)
+        case .mean: return try reduce(.mean)
+        case .prod: return try reduce(.prod)
+        case .max: return try reduce(.max)
+        case .min: return try reduce(.min)
+        case .logsumexp: return try reduce(.logsumexp)
+
+        // MARK: Linear algebra and layout
+        case .matmul:
+            guard case .matmul(let matmul) = plan.layout else { throw brokenPlan }
+            return try Kernels.matmul(args[0], args[1], matmul, shape: plan.shape, deadline: deadline)
+        case .transpose:
+            guard case .transpose(let perm) = plan.layout else { throw brokenPlan }
+            return try Kernels.transpose(args[0], perm: perm, shape: plan.shape, deadline: deadline)
+        case .reshape, .squeeze, .unsqueeze:
+            return Tensor(validShape: plan.shape, data: args[0].data)
+        case .broadcastTo:
+            guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
+            return try Kernels.gather(args[0], strides: strides[0], shape: plan.shape, deadline: deadline)
+        case .concat:
+            guard case .concat(let axis) = plan.layout else { throw brokenPlan }
+            return Kernels.concat(args, axis: axis, shape: plan.shape)
+        case .slice:
+            guard case .slice(let slice) = plan.layout else { throw brokenPlan }
+            return try Kernels.slice(args[0], slice, deadline: deadline)
+        case .sliceBackward:
+            guard case .slice(let slice) = plan.layout else { throw brokenPlan }
+            return try Kernels.unslice(args[0], slice, deadline: deadline)
+
+        // MARK: Normalization
+        case .softmax, .logSoftmax:
+            guard case .axis(let outer, let length, let inner) = plan.layout else { throw brokenPlan }
+            return try Kernels.softmax(
+                args[0], outer: outer, length: length, inner: inner, logarithm: self == .logSoftmax, deadline: deadline)
         }
     }
 
-    // MARK: Reductions
-
-    private func reduce(_ x: Tensor, _ reduction: Reduction, shape: [Int]) -> Tensor {
-        switch self {
-        case .sum:
-            return Kernels.fold(x, reduction, shape: shape, initial: 0, +)
-        case .mean:
-            let sums = Kernels.fold(x, reduction, shape: shape, initial: 0, +)
-            let count = Double(reduction.count)
-            return Tensor(validShape: shape, data: sums.data.map { $0 / count })
-        case .prod:
-            return Kernels.fold(x, reduction, shape: shape, initial: 1, *)
-        case .max:
-            return Kernels.fold(x, reduction, shape: shape, initial: -.infinity) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
-            }
-        case .min:
-            return Kernels.fold(x, reduction, shape: shape, initial: .infinity) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1)
-            }
-        case .logsumexp:
-            // Shift by the maximum (0 where it is infinite, as PyTorch) so exp never overflows.
-            let maxima = Kernels.fold(x, reduction, shape: shape, initial: -.infinity) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
-            }.data.map { $0.isInfinite ? 0 : $0 }
-            var sums = [Double](repeating: 0, count: maxima.count)
-            Kernels.forEach(x, reduction) { value, out in sums[out] += libmExp(value - maxima[out]) }
-            return Tensor(validShape: shape, data: zip(sums, maxima).map { libmLog($0) + $1 })
-        default:
-            fatalError("\(self) is not a reduction")
-        }
+    /// A plan whose layout is not the one this op's `plan` makes: a bug, never the client's input.
+    private var brokenPlan: AutodiffError {
+        .internalError("the \(rawValue) kernel was given a plan of another kind")
     }
 }
 

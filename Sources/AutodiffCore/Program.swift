@@ -167,7 +167,7 @@ struct Program: Sendable {
                 guard let plan = plans[slot] else {
                     throw .internalError("node \"\(graph.name(of: slot))\" has no plan")
                 }
-                values[slot] = node.op.evaluate(args, plan: plan, attrs: node.attrs)
+                values[slot] = try node.op.evaluate(args, plan: plan, attrs: node.attrs, deadline: deadline)
             }
             for released in schedule.releaseAfter[position] { values[released] = nil }
         }

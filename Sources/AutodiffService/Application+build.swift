@@ -23,7 +23,7 @@ public func buildApplication(
                 "server started",
                 metadata: [
                     "host": "\(configuration.host)", "port": "\(channel.localAddress?.port ?? port)",
-                    "workers": "\(configuration.workers)",
+                    "workers": "\(configuration.workers)", "engine": "\(Engine.blasDescription)",
                 ])
         },
         logger: logger)

@@ -1,3 +1,4 @@
+import AutodiffCore
 import CoreMetrics
 import Prometheus
 
@@ -10,6 +11,7 @@ import Prometheus
 /// | `autodiffd_jobs_queued` | gauge | jobs waiting for a worker (sampled when scraped) |
 /// | `autodiffd_graphs_registered` | gauge | graphs in this process's cache (sampled when scraped) |
 /// | `autodiffd_errors_total{code}` | counter | error responses by contract code |
+/// | `autodiffd_engine_info{blas,core}` | gauge | 1; the matrix kernel (`openblas` or `swift`) and OpenBLAS core |
 ///
 /// HTTP request counts and durations by route, method and status come from Hummingbird's
 /// `MetricsMiddleware` through the global metrics system.
@@ -19,6 +21,7 @@ struct ServiceMetrics: Sendable {
     let queuedJobs: CoreMetrics.Gauge
     let registeredGraphs: CoreMetrics.Gauge
     private let errors: [String: CoreMetrics.Counter]
+    let engineInfo: CoreMetrics.Gauge
 
     /// Every code the service can answer with, so each counter exists from the start.
     static let errorCodes = [
@@ -39,6 +42,11 @@ struct ServiceMetrics: Sendable {
                 label: "autodiffd_errors_total", dimensions: [("code", code)], factory: factory)
         }
         self.errors = errors
+        engineInfo = CoreMetrics.Gauge(
+            label: "autodiffd_engine_info",
+            dimensions: [("blas", Engine.blasCore == nil ? "swift" : "openblas"), ("core", Engine.blasCore ?? "none")],
+            factory: factory)
+        engineInfo.record(1)
     }
 
     /// Counts an error response; a code outside the contract's list counts as `internal`.
