@@ -272,7 +272,8 @@ public final class AutodiffClient: Sendable {
             let code = error["code"]?.stringValue
         else {
             return .invalidResponse(
-                status: status, detail: "HTTP \(status) without an error body: \(String(decoding: data, as: UTF8.self))")
+                status: status,
+                detail: "HTTP \(status) without an error body: \(String(decoding: data, as: UTF8.self))")
         }
         return .server(
             status: status, code: code, message: error["message"]?.stringValue ?? "", node: error["node"]?.stringValue)

@@ -117,7 +117,8 @@ public struct GraphBuilder: Sendable {
         _ x: Ref, beta: Double? = nil, threshold: Double? = nil, name: String? = nil
     ) -> Ref {
         node(
-            "softplus", [x], attrs: Self.attrs(["beta": beta.map(JSON.number), "threshold": threshold.map(JSON.number)]),
+            "softplus", [x],
+            attrs: Self.attrs(["beta": beta.map(JSON.number), "threshold": threshold.map(JSON.number)]),
             name: name)
     }
     public mutating func clamp(_ x: Ref, min: Double? = nil, max: Double? = nil, name: String? = nil) -> Ref {

@@ -150,7 +150,8 @@ import Testing
         let client = try Self.client(server)
         let (graph, y, _) = Self.square()
         do {
-            _ = try await client.backward(BackwardRequest(graph: .inline(graph), values: ["x": Tensor([1, 2])], outputs: [y]))
+            _ = try await client.backward(
+                BackwardRequest(graph: .inline(graph), values: ["x": Tensor([1, 2])], outputs: [y]))
             Issue.record("a vector output without a seed must fail")
         } catch {
             #expect(error.code == "seed_required")
@@ -247,7 +248,8 @@ import Testing
         waitUntilBusy(server, while: slow)
         #expect(busyWorkers(server) == 1, "the slow call is not holding the worker")
         // Queued behind the slow call, this one cannot finish within half a second.
-        let hasty = AutodiffClient(baseURL: try #require(URL(string: server.baseURL)), configuration: .init(timeout: 0.5))
+        let url = try #require(URL(string: server.baseURL))
+        let hasty = AutodiffClient(baseURL: url, configuration: .init(timeout: 0.5))
         let (graph, _, s) = Self.square()
         let started = ContinuousClock.now
         do {

@@ -18,7 +18,9 @@ import Testing
         return lines.count == wanted.count
             && zip(lines, wanted).allSatisfy { line, want in
                 if line == want { return true }
-                let parse = { (text: Substring) in try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSObject }
+                let parse = { (text: Substring) in
+                    try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSObject
+                }
                 guard let a = parse(line), let b = parse(want) else { return false }
                 return a.isEqual(b)
             }

@@ -52,7 +52,9 @@ struct ExplainDOT {
         var literals = 0
         for node in spec.nodes {
             let id = ids[node.id] ?? ""
-            let label = [Self.escape(node.id) + " = " + Self.escape(node.op), shapeText(node.id), summary(values[node.id])]
+            let label = [
+                Self.escape(node.id) + " = " + Self.escape(node.op), shapeText(node.id), summary(values[node.id]),
+            ]
             lines.append("  \(id) [shape=ellipse\(peripheries(node.id)), label=\(Self.label(label))];")
             for (position, argument) in node.args.enumerated() {
                 let from: String
@@ -164,7 +166,8 @@ struct ExplainDOT {
     }
 
     private static func values(_ tensor: Tensor) -> String {
-        tensor.rank == 0 ? number(tensor.data.first ?? .nan) : "[" + tensor.data.map(number).joined(separator: ", ") + "]"
+        if tensor.rank == 0 { return number(tensor.data.first ?? .nan) }
+        return "[" + tensor.data.map(number).joined(separator: ", ") + "]"
     }
 
     private static func number(_ x: Double) -> String {
