@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "autodiffd", targets: ["autodiffd"]),
         .library(name: "AutodiffCore", targets: ["AutodiffCore"]),
         .library(name: "AutodiffService", targets: ["AutodiffService"]),
+        .library(name: "AutodiffClient", targets: ["AutodiffClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -55,7 +56,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        // Starts the real binary and talks to it with curl; depends on the executable only so it is built first.
-        .testTarget(name: "IntegrationTests", dependencies: ["autodiffd"]),
+        // Starts the real binaries (server, example) and talks to them with curl and AutodiffClient.
+        .testTarget(name: "IntegrationTests", dependencies: ["autodiffd", "AutodiffClient", "autodiffd-example-fit"]),
+        // A client for Swift programs on URLSession; depends on nothing of the server's.
+        .target(name: "AutodiffClient"),
+        // examples/fit-line: gradient descent through registered-graph calls, run by IntegrationTests.
+        .executableTarget(name: "autodiffd-example-fit", dependencies: ["AutodiffClient"], path: "examples/fit-line"),
     ]
 )

@@ -59,6 +59,7 @@ func buildRouter(
         (HTTPRequest.Method.get, "/healthz"), (.get, "/readyz"), (.get, "/v1/ops"),
         (.post, "/v1/forward"), (.post, "/v1/backward"), (.post, "/v1/jacobian"), (.post, "/v1/jvp"),
         (.post, "/v1/hvp"), (.post, "/v1/graphs"), (.get, "/v1/graphs/:id"),
+        (.post, "/v1/explain"), (.get, "/"),
     ] {
         routes.add(method, path)
     }
@@ -93,6 +94,8 @@ func buildRouter(
     router.get("/v1/graphs/:id") { _, context in
         try await api.registeredGraph(context.parameters.require("id"))
     }
+    router.post("/v1/explain") { request, _ in try await api.explain(request) }
+    router.get("/") { _, _ in Playground.response() }
     if let metrics {
         router.get("/metrics") { _, _ in await api.metrics(metrics) }
     }

@@ -138,7 +138,7 @@ struct AutodiffAPI: Sendable {
     /// that stopped reading. A body still arriving at the deadline ends the call with
     /// `504 deadline_exceeded` (`413` if it was already known to be too large), so a slow sender
     /// cannot hold an admitted slot past `--request-timeout`.
-    private func collect(_ request: Request, deadline: Deadline) async throws -> [UInt8] {
+    func collect(_ request: Request, deadline: Deadline) async throws -> [UInt8] {
         let limit = configuration.maxBodyBytes
         let declaredTooLarge = request.headers[.contentLength].flatMap(Int.init).map { $0 > limit } ?? false
         return try await withThrowingTaskGroup(of: [UInt8].self) { group in
@@ -169,7 +169,7 @@ struct AutodiffAPI: Sendable {
     }
 
     /// Admits one call to the pool, or answers `503 overloaded` at once when it is full.
-    private func admitted(_ call: () async throws -> Response) async throws -> Response {
+    func admitted(_ call: () async throws -> Response) async throws -> Response {
         do {
             return try await pool.admit(call)
         } catch is WorkerPool.Full {
@@ -178,7 +178,7 @@ struct AutodiffAPI: Sendable {
     }
 
     /// Runs `body` on a worker; a job that waited past its deadline is `504 deadline_exceeded`.
-    private func work<T: Sendable>(
+    func work<T: Sendable>(
         deadline: Deadline, _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
         try await pool.run {

@@ -1,0 +1,83 @@
+import AutodiffCore
+import Hummingbird
+
+extension AutodiffAPI {
+    /// Content types of `POST /v1/explain`.
+    static let dotContentType = "text/vnd.graphviz; charset=utf-8"
+    static let svgContentType = "image/svg+xml"
+
+    /// `POST /v1/explain[?format=svg]`: the body of `/v1/backward`, answered with a picture of the call (see
+    /// `ExplainDOT`). Admitted, bounded and timed like the compute endpoints; `svg` runs Graphviz's `dot`
+    /// on a worker until the call's deadline, and is `501 renderer_unavailable` where `dot` is not installed.
+    func explain(_ request: Request) async throws -> Response {
+        guard readiness.isAccepting else { throw APIError.shuttingDown }
+        let svg: Bool
+        switch request.uri.queryParameters["format"] {
+        case nil, "dot"?: svg = false
+        case "svg"?: svg = true
+        case let other?:
+            throw AutodiffError.invalidRequest("format=\(other) is not a format; use dot (the default) or svg")
+        }
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        return try await admitted { try await explain(request, svg: svg, deadline: deadline) }
+    }
+
+    private func explain(_ request: Request, svg: Bool, deadline: Deadline) async throws -> Response {
+        let body = try await collect(request, deadline: deadline)
+        let limits = configuration.limits
+        let (call, backward) = try await work(deadline: deadline) { () throws -> (CallRequest, BackwardComputation) in
+            let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
+            return (call, try BackwardComputation(request: object, call: call, limits: limits))
+        }
+        let graph: Graph
+        switch call.graph {
+        case .inline(let inline): graph = inline
+        case .registered(let id):
+            guard let registered = await graphs.graph(id) else { throw APIError.graphNotFound(id) }
+            graph = registered.graph
+        }
+        let dot = try await work(deadline: deadline) { () throws -> String in
+            try Self.explainDOT(graph: graph, call: call, backward: backward, limits: limits, deadline: deadline)
+        }
+        guard svg else { return Self.rendered(Array(dot.utf8), contentType: Self.dotContentType) }
+        let image = try await work(deadline: deadline) { () throws -> [UInt8] in
+            do {
+                return try Graphviz.svg(dot, timeout: deadline - ContinuousClock.now)
+            } catch Graphviz.Failure.notInstalled {
+                throw APIError(
+                    status: .notImplemented, code: "renderer_unavailable",
+                    message: "format=svg needs Graphviz's dot, which is not installed on this server; "
+                        + "ask for the DOT (no format) and render it with dot -Tsvg yourself")
+            } catch Graphviz.Failure.failed(let detail) {
+                throw APIError(
+                    status: .internalServerError, code: "internal", message: "rendering the SVG failed: \(detail)")
+            }
+        }
+        return Self.rendered(image, contentType: Self.svgContentType)
+    }
+
+    /// Runs the backward call and evaluates every name of the graph, then draws both.
+    private static func explainDOT(
+        graph: Graph, call: CallRequest, backward: BackwardComputation, limits: Limits, deadline: Deadline
+    ) throws -> String {
+        let options = call.options
+        let result = try graph.backward(
+            values: call.values, outputs: backward.outputs, seeds: backward.seeds, wrt: backward.wrt,
+            options: BackwardOptions(batched: options.batched), limits: limits, deadline: deadline)
+        if options.unconnected == .error, let input = result.unconnected.first {
+            throw AutodiffError.unconnectedInput(input)
+        }
+        let spec = graph.spec
+        let names = spec.inputs + spec.constants.keys.sorted() + spec.nodes.map(\.id)
+        let values = try graph.forward(values: call.values, outputs: names, limits: limits, deadline: deadline)
+        return ExplainDOT(
+            spec: spec, values: values, outputs: backward.outputs, seeds: backward.seeds, result: result,
+            wrt: backward.wrt ?? graph.inputs
+        ).render()
+    }
+
+    static func rendered(_ bytes: [UInt8], contentType: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
