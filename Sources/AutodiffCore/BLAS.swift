@@ -58,7 +58,7 @@ enum BLAS {
     /// The OpenBLAS core, or `nil` when the library is not available. Loading happens once.
     static let core: String? = autodiff_blas_load() == 1 ? autodiff_blas_core().map { String(cString: $0) } : nil
 
-    /// `C = op(A) · op(B)`; `C` is overwritten. Empty products leave `C` untouched (no call is made).
+    /// `C = op(A) · op(B)`; every element of `C` is written (zeros when `k` is 0), so it may start uninitialized.
     static func gemm(
         _ g: GEMM, _ a: UnsafePointer<Double>?, _ b: UnsafePointer<Double>?, _ c: UnsafeMutablePointer<Double>?
     ) {

@@ -349,7 +349,8 @@ enum Kernels {
                 maxima.withUnsafeBufferPointer { maxima in
                     sums.withUnsafeMutableBufferPointer { sums in
                         let input = x.baseAddress.unsafelyUnwrapped
-                        let (shifts, output) = (maxima.baseAddress.unsafelyUnwrapped, sums.baseAddress.unsafelyUnwrapped)
+                        let shifts = maxima.baseAddress.unsafelyUnwrapped
+                        let output = sums.baseAddress.unsafelyUnwrapped
                         return runs.forEachRun(deadline: deadline) { o, length in
                             let (from, shift, to) = (input + o[0], shifts + o[1], output + o[1])
                             if step == 0 {
@@ -388,13 +389,13 @@ enum Kernels {
         }
         let rowsPerCall = Swift.max(1, flopsPerCall / Swift.max(1, 2 * k * n))
         let gemmShape = (lda: Swift.max(1, k), ldb: Swift.max(1, n))
-        var data = [Double](repeating: 0, count: count)
         var cursor = StridedCursor(
             shape: batchShape,
             strides: batchShape.isEmpty ? [[], []] : [plan.lhsBatchStrides, plan.rhsBatchStrides])
-        let finished = a.data.withUnsafeBufferPointer { a in
+        // Every element is written by `BLAS.gemm` (β = 0), so the result starts uninitialized.
+        let data = a.data.withUnsafeBufferPointer { a in
             b.data.withUnsafeBufferPointer { b in
-                data.withUnsafeMutableBufferPointer { c in
+                filling(count) { c in
                     for batch in 0..<batches {
                         let aBase = cursor.offsets[0] * m * k
                         let bBase = cursor.offsets[1] * k * n
@@ -405,7 +406,7 @@ enum Kernels {
                                 lda: gemmShape.lda, ldb: gemmShape.ldb, ldc: n)
                             BLAS.gemm(
                                 call, a.baseAddress.map { $0 + aBase + row * k }, b.baseAddress.map { $0 + bBase },
-                                c.baseAddress.unsafelyUnwrapped + batch * m * n + row * n)
+                                c + batch * m * n + row * n)
                         }
                         cursor.advance()
                     }
@@ -413,7 +414,7 @@ enum Kernels {
                 }
             }
         }
-        guard finished else { throw deadlineError }
+        guard let data else { throw deadlineError }
         return Tensor(validShape: shape, data: data)
     }
 
@@ -440,7 +441,9 @@ enum Kernels {
         return Tensor(validShape: shape, data: data)
     }
 
-    static func slice(_ x: Tensor, _ plan: SlicePlan, deadline: ContinuousClock.Instant?) throws(AutodiffError) -> Tensor {
+    static func slice(
+        _ x: Tensor, _ plan: SlicePlan, deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) -> Tensor {
         try gather(x, strides: plan.strides, shape: plan.sliced, base: plan.offset, deadline: deadline)
     }
 

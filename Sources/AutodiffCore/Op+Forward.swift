@@ -10,7 +10,8 @@ extension Op {
         }
         func binary(_ function: BinaryFunction) throws(AutodiffError) -> Tensor {
             guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
-            return try Kernels.binary(function, args[0], args[1], strides: strides, shape: plan.shape, deadline: deadline)
+            return try Kernels.binary(
+                function, args[0], args[1], strides: strides, shape: plan.shape, deadline: deadline)
         }
         func reduce(_ function: ReduceFunction) throws(AutodiffError) -> Tensor {
             guard case .reduce(let reduction) = plan.layout else { throw brokenPlan }

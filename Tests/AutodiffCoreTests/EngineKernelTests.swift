@@ -23,8 +23,8 @@ struct EngineKernelTests {
 
     /// Values that break careless kernels, mixed with ordinary ones.
     static let specials: [Double] = [
-        .nan, .infinity, -.infinity, 0, -0.0, 1, -1, 0.5, -0.5, 1e300, -1e300, .leastNonzeroMagnitude, -Double.leastNormalMagnitude / 4, 20, -20, 710, -745,
-        3.0, 1e-8,
+        .nan, .infinity, -.infinity, 0, -0.0, 1, -1, 0.5, -0.5, 1e300, -1e300, .leastNonzeroMagnitude,
+        -Double.leastNormalMagnitude / 4, 20, -20, 710, -745, 3.0, 1e-8,
     ]
 
     static func values(_ count: Int, _ random: inout SplitMix64) -> [Double] {
@@ -314,9 +314,8 @@ struct EngineKernelTests {
             #expect(Self.sameBits(got, Self.broadcastReference(args) { $0[0] != 0 ? $0[1] : $0[2] }), "\(shapes)")
 
             let x = args[0]
-            let target = Self.broadcastReference([x, try Tensor(shape: out, data: Self.values(Shape.count(out), &random))]) {
-                $0[0]
-            }
+            let shaped = try Tensor(shape: out, data: Self.values(Shape.count(out), &random))
+            let target = Self.broadcastReference([x, shaped]) { $0[0] }
             let broadcast = try Self.evaluate(.broadcastTo, [x], attrs: ["shape": .ints(out)])
             #expect(Self.sameBits(broadcast, target))
 
@@ -445,7 +444,8 @@ struct EngineKernelTests {
                     let logTotal = Foundation.log(total)
                     for j in 0..<length {
                         let shifted = x.data[base + j * inner] - maximum
-                        data[base + j * inner] = op == .logSoftmax ? shifted - logTotal : Foundation.exp(shifted) / total
+                        data[base + j * inner] =
+                            op == .logSoftmax ? shifted - logTotal : Foundation.exp(shifted) / total
                     }
                 }
             }
