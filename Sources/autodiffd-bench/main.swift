@@ -152,12 +152,16 @@ if wanted("chain") {
         let (graph, values, output) = try chain(nodes: nodes, length: 16, random: &random)
         let limits = Limits(maxNodes: 1_000_000, maxWork: Int.max)
         let runs = nodes >= 100_000 ? 5 : 21
-        let time = try median(runs: runs, warmup: 1) {
-            _ = try graph.backward(values: values, outputs: [output], seeds: [output: .ones], limits: limits)
+        for cache in [nil, PlanCache()] {
+            let time = try median(runs: runs, warmup: 1) {
+                _ = try graph.backward(
+                    values: values, outputs: [output], seeds: [output: .ones], limits: limits, cache: cache)
+            }
+            print(
+                "\(nodes) nodes\(cache == nil ? "" : ", plan cached"): \(time.text(1e3, "ms", digits: 2)), "
+                    + "\(format(time.wall * 1e9 / Double(nodes), 0)) ns per node "
+                    + "(cpu \(format(time.cpu * 1e9 / Double(nodes), 0)))")
         }
-        print(
-            "\(nodes) nodes: \(time.text(1e3, "ms", digits: 2)), \(format(time.wall * 1e9 / Double(nodes), 0)) ns "
-                + "per node (cpu \(format(time.cpu * 1e9 / Double(nodes), 0)))")
     }
 }
 
@@ -228,9 +232,13 @@ if wanted("wide_mlp") {
     let time = try median(runs: 31) {
         _ = try graph.backward(values: values, outputs: ["loss"], seeds: [:], wrt: wrt)
     }
+    let plans = PlanCache()
+    let cached = try median(runs: 31) {
+        _ = try graph.backward(values: values, outputs: ["loss"], seeds: [:], wrt: wrt, cache: plans)
+    }
     let tensorBytes = values.values.reduce(0) { $0 + $1.count * 8 }
     let after = residentMiB()
-    print("median \(time.text(1e3, "ms"))")
+    print("median \(time.text(1e3, "ms")); plan cached \(cached.text(1e3, "ms"))")
     print(
         "RSS before \(format(before.current, 1)) MiB, peak after \(format(after.peak, 1)) MiB; "
             + "input tensors \(format(Double(tensorBytes) / 1_048_576, 2)) MiB")
@@ -242,8 +250,14 @@ if wanted("deep_chain") {
     let time = try median(runs: 31) {
         _ = try graph.backward(values: values, outputs: [output], seeds: [output: .ones])
     }
+    let plans = PlanCache()
+    let cached = try median(runs: 31) {
+        _ = try graph.backward(values: values, outputs: [output], seeds: [output: .ones], cache: plans)
+    }
     let forward = try median(runs: 31) { _ = try graph.forward(values: values, outputs: [output]) }
-    print("median \(time.text(1e3, "ms")); forward alone \(forward.text(1e3, "ms"))")
+    print(
+        "median \(time.text(1e3, "ms")); plan cached \(cached.text(1e3, "ms")); "
+            + "forward alone \(forward.text(1e3, "ms"))")
 }
 
 print("\npeak RSS \(format(residentMiB().peak, 1)) MiB")
