@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -87,7 +88,7 @@ import Testing
         #expect(missing["status"].int == 404)
         #expect(missing["error"].string == "graph_not_found")
         #expect(missing["bytes_out"].int == replies[1].text.utf8.count)
-        #expect(nowhere["route"].string == "unmatched")
+        #expect(nowhere["route"].string == "NotFound")
         #expect(nowhere["error"].string == "not_found")
         #expect(!captured.text.contains(missingID))
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
@@ -10,9 +11,9 @@ import Synchronization
 ///          bytes_in=153 bytes_out=211 error=graph_not_found
 /// ```
 ///
-/// `route` is the matched route pattern (`unmatched` when none matched), so ids in paths do not make
-/// every line unique; `bytes_in` is the request's `Content-Length` (absent for a chunked upload);
-/// `error` is the contract's code of a non-2xx answer. Bodies and headers are never logged, so
+/// `route` is the matched route pattern (`NotFound` when none matched, as in `/metrics`), so ids in
+/// paths do not make every line unique; `bytes_in` is the request's `Content-Length` (absent for a
+/// chunked upload); `error` is the contract's code of a non-2xx answer. Bodies and headers are never logged, so
 /// neither tensor values nor API keys reach the log.
 ///
 /// The request id is the client's `X-Request-ID` when it is sane (1 to 128 characters from
@@ -43,7 +44,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var metadata: Logger.Metadata = [
             "request.id": .string(requestID),
             "method": .string(request.method.rawValue),
-            "route": .string(context.endpointPath ?? "unmatched"),
+            "route": .string(context.endpointPath ?? "NotFound"),
             "status": .stringConvertible(response.status.code),
             "duration_ms": .stringConvertible(Self.milliseconds(duration)),
         ]
