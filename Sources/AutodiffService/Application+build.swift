@@ -64,12 +64,15 @@ func buildRouter(
         routes.add(method, path)
     }
     if metrics != nil { routes.add(.get, "/metrics") }
+    routes.add(.get, "/openapi.json")
     // Every GET also answers HEAD (load balancers probe with it).
     for route in routes.routes where route.method == .get {
         routes.add(.head, route.path)
     }
 
     let router = Router(options: .autoGenerateHeadEndpoints)
+    // First, so it is outermost: one log line per request with its final status, and the request id.
+    router.add(middleware: RequestLogMiddleware())
     if metrics != nil {
         // Outermost, so it sees every response, errors included, with its final status.
         router.add(middleware: MetricsMiddleware())
@@ -98,6 +101,10 @@ func buildRouter(
     router.get("/") { _, _ in Playground.response() }
     if let metrics {
         router.get("/metrics") { _, _ in await api.metrics(metrics) }
+    }
+    let openAPI = ByteBuffer(string: OpenAPIDocument.json)
+    router.get("/openapi.json") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPI))
     }
     return router
 }

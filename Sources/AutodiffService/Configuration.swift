@@ -22,6 +22,7 @@ import Logging
 /// | `--retry-after` | `AUTODIFFD_RETRY_AFTER` | seconds, sent with 503 overloaded | `1` |
 /// | `--api-key` (repeatable) | `AUTODIFFD_API_KEYS` (comma-separated) | strings | none: no authentication |
 /// | `--log-level` | `AUTODIFFD_LOG_LEVEL` | trace…critical | `info` |
+/// | `--log-format` | `AUTODIFFD_LOG_FORMAT` | `text` or `json` (one object per line) | `text` |
 public struct ServiceConfiguration: Sendable, Equatable {
     /// Address to bind.
     public var host = "0.0.0.0"
@@ -47,6 +48,8 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public var apiKeys: [String] = []
     /// Lowest level logged (to stderr).
     public var logLevel: Logger.Level = .info
+    /// How log lines are written (`text` or `json`).
+    public var logFormat: LogFormat = .text
 
     /// The defaults in the table above.
     public init() {}
@@ -74,6 +77,7 @@ public struct ServiceConfiguration: Sendable, Equatable {
         if let value = try read("AUTODIFFD_RETRY_AFTER", Self.nonNegative) { retryAfterSeconds = value }
         if let value = try read("AUTODIFFD_API_KEYS", Self.keys) { apiKeys = value }
         if let value = try read("AUTODIFFD_LOG_LEVEL", Logger.Level.init(rawValue:)) { logLevel = value }
+        if let value = try read("AUTODIFFD_LOG_FORMAT", LogFormat.init(rawValue:)) { logFormat = value }
     }
 
     // MARK: Parsers

@@ -40,14 +40,12 @@ struct AutodiffCommand: AsyncParsableCommand {
     var apiKey: [String] = []
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env AUTODIFFD_LOG_LEVEL; default info)")
     var logLevel: String?
+    @Option(help: "text, or json for one JSON object per line. (env AUTODIFFD_LOG_FORMAT; default text)")
+    var logFormat: String?
 
     func run() async throws {
         let configuration = try resolve()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = configuration.logLevel
-            return handler
-        }
+        LoggingSystem.bootstrap(configuration.logFormat.handlerFactory(level: configuration.logLevel))
         let logger = Logger(label: "autodiffd")
         let metrics = MetricsExporter.bootstrap()
         try await runServer(configuration: configuration, logger: logger, metrics: metrics)
@@ -90,8 +88,19 @@ struct AutodiffCommand: AsyncParsableCommand {
             }
             configuration.logLevel = level
         }
+        if let text = logFormat {
+            guard let format = LogFormat(rawValue: text) else {
+                throw ValidationError("invalid value \(text) for --log-format: give text or json")
+            }
+            configuration.logFormat = format
+        }
         return configuration
     }
+}
+
+// `autodiffd healthcheck`: the container's health check (see HealthCheck.swift).
+if CommandLine.arguments.dropFirst().first == "healthcheck" {
+    exit(HealthCheck.run(arguments: Array(CommandLine.arguments.dropFirst(2))))
 }
 
 // Top-level code cannot use `@main`, and `main()` here would pick the synchronous overload.
@@ -99,5 +108,11 @@ do {
     let command = try AutodiffCommand.parse()
     try await command.run()
 } catch {
-    AutodiffCommand.exit(withError: error)
+    // A configuration error is one line naming the setting, printed before any port is bound.
+    // `--help` and `--version` print as usual.
+    let code = AutodiffCommand.exitCode(for: error)
+    if code.isSuccess { AutodiffCommand.exit(withError: error) }
+    let message = AutodiffCommand.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    FileHandle.standardError.write(Data("autodiffd: \(message)\n".utf8))
+    exit(code.rawValue)
 }

@@ -105,10 +105,11 @@ final class LogCollector: Sendable {
 
     var text: String { state.withLock { $0.text } }
 
-    /// The port of the line `… port=12345 … server started`.
+    /// The port of the line `… port=12345 … server started` (or, with `--log-format json`,
+    /// `{… "message":"server started", … "port":"12345" …}`).
     static func port(in text: String) -> Int? {
         for line in text.split(separator: "\n") where line.contains("server started") {
-            guard let range = line.range(of: "port=") else { continue }
+            guard let range = line.range(of: "port=") ?? line.range(of: #""port":""#) else { continue }
             return Int(line[range.upperBound...].prefix { $0.isNumber })
         }
         return nil
