@@ -467,6 +467,93 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/v1/explain": {
+      "post": {
+        "operationId": "explain",
+        "summary": "A picture of a backward call: the forward graph with shapes, value summaries, seeds and gradients, as Graphviz DOT (or SVG).",
+        "tags": [
+          "derivatives"
+        ],
+        "security": [
+          {},
+          {
+            "bearer": []
+          },
+          {
+            "apiKey": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "format",
+            "in": "query",
+            "required": false,
+            "description": "dot (the default) or svg (rendered with Graphviz's dot on the server).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "dot",
+                "svg"
+              ]
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/BackwardRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The picture.",
+            "content": {
+              "text/vnd.graphviz": {
+                "schema": {
+                  "type": "string"
+                }
+              },
+              "image/svg+xml": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/Error400"
+          },
+          "401": {
+            "$ref": "#/components/responses/Error401"
+          },
+          "404": {
+            "$ref": "#/components/responses/Error404"
+          },
+          "413": {
+            "$ref": "#/components/responses/Error413"
+          },
+          "422": {
+            "$ref": "#/components/responses/Error422"
+          },
+          "500": {
+            "$ref": "#/components/responses/Error500"
+          },
+          "503": {
+            "$ref": "#/components/responses/Error503"
+          },
+          "504": {
+            "$ref": "#/components/responses/Error504"
+          },
+          "501": {
+            "$ref": "#/components/responses/Error501"
+          }
+        }
+      }
+    },
     "/v1/graphs": {
       "post": {
         "operationId": "registerGraph",
@@ -578,6 +665,27 @@ enum OpenAPIDocument {
           },
           "404": {
             "$ref": "#/components/responses/Error404"
+          }
+        }
+      }
+    },
+    "/": {
+      "get": {
+        "operationId": "playground",
+        "summary": "The playground: one self-contained HTML page that edits a graph, calls the API and draws the result.",
+        "tags": [
+          "operations"
+        ],
+        "responses": {
+          "200": {
+            "description": "The page.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       }
@@ -1527,6 +1635,37 @@ enum OpenAPIDocument {
         "additionalProperties": {
           "$ref": "#/components/schemas/Tensor"
         }
+      },
+      "Error501": {
+        "type": "object",
+        "required": [
+          "error"
+        ],
+        "properties": {
+          "error": {
+            "type": "object",
+            "required": [
+              "code",
+              "message"
+            ],
+            "properties": {
+              "code": {
+                "type": "string",
+                "enum": [
+                  "renderer_unavailable"
+                ]
+              },
+              "message": {
+                "type": "string",
+                "description": "What was expected and what came."
+              },
+              "node": {
+                "type": "string",
+                "description": "The node, input or output at fault."
+              }
+            }
+          }
+        }
       }
     },
     "responses": {
@@ -1631,6 +1770,16 @@ enum OpenAPIDocument {
           "application/json": {
             "schema": {
               "$ref": "#/components/schemas/Error504"
+            }
+          }
+        }
+      },
+      "Error501": {
+        "description": "format=svg was asked for but Graphviz's dot is not installed on this server: renderer_unavailable.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error501"
             }
           }
         }
