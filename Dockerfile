@@ -3,6 +3,10 @@
 
 # ---- build ---- (Package.swift needs tools 6.2 or later)
 FROM swift:6.2-bookworm AS build
+# fast_float (header-only) for the request parser's number reading (Sources/CFastFloat).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libfast-float-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies first so this layer is cached while only the sources change.
 COPY Package.swift ./

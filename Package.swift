@@ -21,11 +21,15 @@ let package = Package(
     targets: [
         // Tensors, the op table, graphs and differentiation. No HTTP, no NIO, no JSON.
         .target(name: "AutodiffCore"),
+        // Exact, fast decimal-to-float64 reading: a C entry point over Debian's header-only
+        // fast_float (apt-get install libfast-float-dev).
+        .target(name: "CFastFloat"),
         // Routes, wire types, error mapping, worker pool, configuration.
         .target(
             name: "AutodiffService",
             dependencies: [
                 "AutodiffCore",
+                "CFastFloat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
