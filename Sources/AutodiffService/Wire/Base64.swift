@@ -1,3 +1,5 @@
+import Foundation
+
 /// RFC 4648 base64 of little-endian float64 values, straight between a tensor's storage and text
 /// with no `Data` in between.
 enum Base64 {
@@ -56,32 +58,36 @@ enum Base64 {
         case wrongLength(bytes: Int)
     }
 
-    /// Decodes padded RFC 4648 base64 of little-endian float64 values; nothing else is accepted
-    /// (no whitespace, no missing padding), as with Foundation's `Data(base64Encoded:)`.
+    /// Decodes base64 of little-endian float64 values. Padded RFC 4648 text is decoded here, straight
+    /// into the array; anything else goes to Foundation's `Data(base64Encoded:)`, which the service
+    /// used before and which tolerates some stray padding (`"AAAA="`), so exactly the same texts are
+    /// accepted as before.
     static func decodeFloat64(_ text: String, count: Int) throws(Failure) -> [Double] {
         var text = text
-        let result = text.withUTF8 { input -> Result<[Double], Failure> in
-            guard input.count % 4 == 0 else { return .failure(.invalid) }
+        let result = text.withUTF8 { input -> Result<[Double], Failure>? in
+            guard input.count % 4 == 0, validate(input) else { return nil }
             let padding = paddingLength(input)
             let byteCount = input.count / 4 * 3 - padding
-            guard byteCount == count * 8 else {
-                return validate(input) ? .failure(.wrongLength(bytes: byteCount)) : .failure(.invalid)
-            }
-            var valid = true
+            guard byteCount == count * 8 else { return .failure(.wrongLength(bytes: byteCount)) }
             let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
                 let output = UnsafeMutableRawBufferPointer(buffer)
-                output.initializeMemory(as: UInt8.self, repeating: 0)
-                valid = decode(input, padding: padding, into: output)
+                decode(input, padding: padding, into: output)
                 initialized = count
             }
-            guard valid else { return .failure(.invalid) }
             #if _endian(big)
             return .success(values.map { Double(bitPattern: $0.bitPattern.byteSwapped) })
             #else
             return .success(values)
             #endif
         }
-        return try result.get()
+        if let result { return try result.get() }
+        guard let bytes = Data(base64Encoded: text) else { throw .invalid }
+        guard bytes.count == count * 8 else { throw .wrongLength(bytes: bytes.count) }
+        return bytes.withUnsafeBytes { raw in
+            (0..<count).map { index in
+                Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)))
+            }
+        }
     }
 
     /// How many `=` end `input` (0, 1 or 2); a lone `=` before a final character is caught later.
@@ -90,7 +96,7 @@ enum Base64 {
         return input[input.count - 2] == UInt8(ascii: "=") ? 2 : 1
     }
 
-    /// Whether `input` (a multiple of 4 long) is padded base64.
+    /// Whether `input` (a multiple of 4 long) is padded RFC 4648 base64.
     private static func validate(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
         let padding = paddingLength(input)
         return sextets.withUnsafeBufferPointer { table in
@@ -98,21 +104,17 @@ enum Base64 {
         }
     }
 
-    /// Decodes `input` into `output` (exactly its decoded length); `false` at a character outside
-    /// the alphabet.
+    /// Decodes validated `input` into `output` (exactly its decoded length).
     private static func decode(
         _ input: UnsafeBufferPointer<UInt8>, padding: Int, into output: UnsafeMutableRawBufferPointer
-    ) -> Bool {
+    ) {
         sextets.withUnsafeBufferPointer { table in
-            var invalid: UInt8 = 0
             var read = 0
             var written = 0
             let fullQuads = padding == 0 ? input.count / 4 : input.count / 4 - 1
             for _ in 0..<fullQuads {
-                let a = table[Int(input[read])], b = table[Int(input[read + 1])]
-                let c = table[Int(input[read + 2])], d = table[Int(input[read + 3])]
-                invalid |= (a | b | c | d) & 0x80
-                let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                let chunk = UInt32(table[Int(input[read])]) << 18 | UInt32(table[Int(input[read + 1])]) << 12
+                    | UInt32(table[Int(input[read + 2])]) << 6 | UInt32(table[Int(input[read + 3])])
                 output[written] = UInt8(truncatingIfNeeded: chunk >> 16)
                 output[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
                 output[written + 2] = UInt8(truncatingIfNeeded: chunk)
@@ -120,14 +122,12 @@ enum Base64 {
                 written += 3
             }
             if padding > 0 {
-                let a = table[Int(input[read])], b = table[Int(input[read + 1])]
-                let c = padding == 1 ? table[Int(input[read + 2])] : 0
-                invalid |= (a | b | c) & 0x80
-                let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6
+                let third = padding == 1 ? UInt32(table[Int(input[read + 2])]) : 0
+                let chunk =
+                    UInt32(table[Int(input[read])]) << 18 | UInt32(table[Int(input[read + 1])]) << 12 | third << 6
                 output[written] = UInt8(truncatingIfNeeded: chunk >> 16)
                 if padding == 1 { output[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8) }
             }
-            return invalid == 0
         }
     }
 }

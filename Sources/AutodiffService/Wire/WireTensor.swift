@@ -232,14 +232,17 @@ enum WireTensor {
         guard !overflow else {
             throw .invalidRequest("\(what): \"base64\" is not valid base64 (RFC 4648)", node: node)
         }
-        do {
+        do throws(Base64.Failure) {
             return try Base64.decodeFloat64(text, count: count)
-        } catch .invalid {
-            throw .invalidRequest("\(what): \"base64\" is not valid base64 (RFC 4648)", node: node)
-        } catch .wrongLength(let bytes) {
-            throw .invalidRequest(
-                "\(what): \"base64\" decodes to \(bytes) bytes; \(count) float64 values need \(expectedBytes)",
-                node: node)
+        } catch {
+            switch error {
+            case .invalid:
+                throw .invalidRequest("\(what): \"base64\" is not valid base64 (RFC 4648)", node: node)
+            case .wrongLength(let bytes):
+                throw .invalidRequest(
+                    "\(what): \"base64\" decodes to \(bytes) bytes; \(count) float64 values need \(expectedBytes)",
+                    node: node)
+            }
         }
     }
 
