@@ -24,11 +24,15 @@ let package = Package(
         .target(name: "AutodiffCore", dependencies: ["CBLASShim"]),
         // Loads OpenBLAS at run time with a core chosen from cpuid (BLAS.swift); no link-time dependency.
         .target(name: "CBLASShim", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        // Exact, fast decimal-to-float64 reading: a C entry point over Debian's header-only
+        // fast_float (apt-get install libfast-float-dev).
+        .target(name: "CFastFloat"),
         // Routes, wire types, error mapping, worker pool, configuration.
         .target(
             name: "AutodiffService",
             dependencies: [
                 "AutodiffCore",
+                "CFastFloat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

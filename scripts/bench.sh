@@ -1,27 +1,60 @@
 #!/usr/bin/env bash
-# Measures autodiffd end to end: a release build on a local port, wrk posting each body in
-# scripts/bench/ to /v1/backward. Prints wrk's latency distribution (read the median, 50%) and
-# throughput. Needs wrk (apt-get install wrk). Results go in docs/PERFORMANCE.md.
+# The end-to-end benchmark of issues 7 and 11: a release build of autodiffd on a local port, each
+# body of scripts/bench/payloads.py posted to /v1/backward with wrk. Prints one Markdown table:
+# median and p99 latency of sequential calls on one keep-alive connection, and requests/s on 16
+# connections for the small bodies. Needs wrk (apt-get install wrk). Results go in docs/PERFORMANCE.md.
+#
+#   scripts/bench.sh                       all workloads, 10 s each
+#   DURATION=5s scripts/bench.sh tiny      some workloads
+#   BIN=/path/to/autodiffd scripts/bench.sh  an existing binary (e.g. an older build, to compare)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PORT:-18080}
 duration=${DURATION:-10s}
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(tiny small_mlp json_matmul big_base64 big_decimal deep_chain wide_mlp)
+# Throughput is measured for the calls small enough that 16 at once say something about the server.
+throughput_for=" tiny small_mlp "
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 
-swift build -c release --product autodiffd
-python3 scripts/bench/payloads.py "$work"
-"$(swift build -c release --show-bin-path)/autodiffd" --host 127.0.0.1 --port "$port" --log-level warning &
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+    swift build -c release --product autodiffd >&2
+    bin="$(swift build -c release --show-bin-path)/autodiffd"
+fi
+python3 scripts/bench/payloads.py "$work" "${workloads[@]}"
+"$bin" --host 127.0.0.1 --port "$port" --log-level warning &
 server=$!
 for _ in $(seq 1 100); do
     curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
     sleep 0.1
 done
 
-for body in founding chain-1000 mlp-base64 mlp-nested; do
-    echo "== $body ($(wc -c < "$work/$body.json") bytes), 2 connections, $duration"
-    curl -fs -o /dev/null -w "single request: %{http_code} in %{time_total}s\n" \
-        -H 'Content-Type: application/json' --data-binary "@$work/$body.json" "http://127.0.0.1:$port/v1/backward"
-    BODY="$work/$body.json" wrk -t1 -c2 -d"$duration" --latency -s scripts/bench/post.lua \
-        "http://127.0.0.1:$port/v1/backward" | grep -E "50%|90%|99%|Requests/sec|Non-2xx"
+url="http://127.0.0.1:$port/v1/backward"
+# wrk's RESULT line (see post.lua) for one body, connection count and duration.
+measure() {
+    BODY="$work/$1.json" wrk -t"$3" -c"$2" -d"$duration" --timeout 30s -s scripts/bench/post.lua "$url" \
+        | grep '^RESULT'
+}
+
+echo "| workload | body | median (1 conn) | p99 (1 conn) | req/s (16 conns) | errors |"
+echo "|---|---|---|---|---|---|"
+for name in "${workloads[@]}"; do
+    status=$(curl -s -o /dev/null -w "%{http_code}" -H 'Content-Type: application/json' \
+        --data-binary "@$work/$name.json" "$url")
+    if [ "$status" != 200 ]; then
+        echo "| \`$name\` | | HTTP $status | | | |"
+        continue
+    fi
+    read -r _ _ latency_errors median p99 _ <<< "$(measure "$name" 1 1)"
+    rate="—"
+    rate_errors=0
+    if [[ "$throughput_for" == *" $name "* ]]; then
+        read -r _ _ rate_errors _ _ rate <<< "$(measure "$name" 16 2)"
+        rate=$(printf "%.0f" "$rate")
+    fi
+    size=$(wc -c < "$work/$name.json")
+    echo "| \`$name\` | $((size / 1024)) KiB | $median ms | $p99 ms | $rate | $((latency_errors + rate_errors)) |"
 done

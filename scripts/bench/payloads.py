@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the benchmark request bodies into the folder given as the first argument."""
+"""Writes the benchmark request bodies (issues 7 and 11) into the folder given as the first argument.
+
+Every body is a POST /v1/backward call; `python3 payloads.py DIR NAME...` writes only the named ones.
+Values are seeded random float64s printed with repr() (shortest round trip, as clients do).
+"""
 import base64
 import json
 import random
@@ -9,50 +13,101 @@ import sys
 rng = random.Random(0)
 
 
-def matrix(rows, cols):
-    return [[round(rng.uniform(-1, 1), 6) for _ in range(cols)] for _ in range(rows)]
+def values(count):
+    return [rng.uniform(-1, 1) for _ in range(count)]
 
 
-def b64(rows, cols):
-    data = [rng.uniform(-1, 1) for _ in range(rows * cols)]
-    return {"shape": [rows, cols], "dtype": "float64",
+def nested(rows, cols):
+    return [values(cols) for _ in range(rows)]
+
+
+def flat(*shape):
+    count = 1
+    for n in shape:
+        count *= n
+    return {"shape": list(shape), "data": values(count)}
+
+
+def b64(*shape):
+    data = flat(*shape)["data"]
+    return {"shape": list(shape), "dtype": "float64",
             "base64": base64.b64encode(struct.pack(f"<{len(data)}d", *data)).decode()}
 
 
-def mlp(tensor):
-    graph = {
-        "inputs": ["x", "W1", "b1", "W2"],
-        "nodes": [
-            {"id": "h", "op": "matmul", "args": ["x", "W1"]},
-            {"id": "z", "op": "add", "args": ["h", "b1"]},
-            {"id": "a", "op": "tanh", "args": ["z"]},
-            {"id": "o", "op": "matmul", "args": ["a", "W2"]},
-            {"id": "p", "op": "log_softmax", "args": ["o"]},
-            {"id": "loss", "op": "mean", "args": ["p"]},
-        ],
-    }
-    values = {"x": tensor(64, 256), "W1": tensor(256, 256), "b1": tensor(1, 256), "W2": tensor(256, 10)}
-    return {"graph": graph, "values": values, "outputs": ["loss"], "wrt": ["W1", "b1", "W2"]}
+def node(id, op, *args, **attrs):
+    entry = {"id": id, "op": op, "args": list(args)}
+    if attrs:
+        entry["attrs"] = attrs
+    return entry
 
 
-def chain(length):
+def tiny():
+    """y = x ⊙ x on 3 elements."""
+    return {"graph": {"inputs": ["x"], "nodes": [node("y", "mul", "x", "x")]},
+            "values": {"x": [1.5, -2.0, 3.25]}, "outputs": ["y"], "seeds": "ones"}
+
+
+def small_mlp():
+    """x 5×3 → ·W1 (3×8) + b1 → tanh → ·W2 (8×2) + b2, mean squared error against t; nested arrays."""
+    graph = {"inputs": ["x", "W1", "b1", "W2", "b2", "t"], "nodes": [
+        node("h", "matmul", "x", "W1"), node("z", "add", "h", "b1"), node("a", "tanh", "z"),
+        node("o", "matmul", "a", "W2"), node("p", "add", "o", "b2"), node("d", "sub", "p", "t"),
+        node("s", "square", "d"), node("loss", "mean", "s")]}
+    return {"graph": graph, "outputs": ["loss"], "seeds": "ones", "wrt": ["W1", "b1", "W2", "b2"],
+            "values": {"x": nested(5, 3), "W1": nested(3, 8), "b1": values(8), "W2": nested(8, 2),
+                       "b2": values(2), "t": nested(5, 2)}}
+
+
+def json_matmul():
+    """256×256 · 256×256, tensors as {"shape","data"} decimal text both ways."""
+    graph = {"inputs": ["A", "B"], "nodes": [node("C", "matmul", "A", "B")]}
+    return {"graph": graph, "values": {"A": flat(256, 256), "B": flat(256, 256)}, "outputs": ["C"],
+            "seeds": "ones", "options": {"encoding": "flat"}}
+
+
+def big(tensor, encoding):
+    """y = x ⊙ x on a million elements."""
+    return {"graph": {"inputs": ["x"], "nodes": [node("y", "mul", "x", "x")]},
+            "values": {"x": tensor(1_000_000)}, "outputs": ["y"], "seeds": "ones",
+            "options": {"encoding": encoding}}
+
+
+def deep_chain():
+    """2,000 chained sin/tanh/cos/sigmoid on a 256-vector."""
     nodes, previous = [], "x"
-    for i in range(length):
-        op = ["tanh", "sin", "sigmoid"][i % 3]
-        nodes.append({"id": f"n{i}", "op": op, "args": [previous]})
+    for i in range(2000):
+        nodes.append(node(f"n{i}", ["sin", "tanh", "cos", "sigmoid"][i % 4], previous))
         previous = f"n{i}"
-    nodes.append({"id": "loss", "op": "sum", "args": [previous]})
-    return {"graph": {"inputs": ["x"], "nodes": nodes}, "values": {"x": [rng.uniform(-1, 1) for _ in range(100)]},
-            "outputs": ["loss"]}
+    return {"graph": {"inputs": ["x"], "nodes": nodes}, "values": {"x": values(256)},
+            "outputs": [previous], "seeds": "ones"}
+
+
+def wide_mlp():
+    """Batch 64, 256 → 512 tanh → 512 relu → 10, log_softmax cross-entropy; base64 in and out."""
+    labels = [[1.0 if c == rng.randrange(10) else 0.0 for c in range(10)] for _ in range(64)]
+    graph = {"inputs": ["x", "W1", "b1", "W2", "b2", "W3", "b3", "y"], "nodes": [
+        node("h1", "matmul", "x", "W1"), node("z1", "add", "h1", "b1"), node("a1", "tanh", "z1"),
+        node("h2", "matmul", "a1", "W2"), node("z2", "add", "h2", "b2"), node("a2", "relu", "z2"),
+        node("h3", "matmul", "a2", "W3"), node("o", "add", "h3", "b3"), node("lp", "log_softmax", "o"),
+        node("picked", "mul", "lp", "y"), node("total", "sum", "picked"), node("loss", "mul", "total", -1 / 64)]}
+    label_bytes = base64.b64encode(struct.pack("<640d", *[v for row in labels for v in row])).decode()
+    return {"graph": graph, "outputs": ["loss"], "seeds": "ones", "wrt": ["W1", "b1", "W2", "b2", "W3", "b3"],
+            "options": {"encoding": "base64"},
+            "values": {"x": b64(64, 256), "W1": b64(256, 512), "b1": b64(512), "W2": b64(512, 512),
+                       "b2": b64(512), "W3": b64(512, 10), "b3": b64(10),
+                       "y": {"shape": [64, 10], "dtype": "float64", "base64": label_bytes}}}
 
 
 bodies = {
-    "founding": {"graph": {"inputs": ["x"], "nodes": [{"id": "y", "op": "mul", "args": ["x", "x"]}]},
-                 "values": {"x": [1, 2, 3]}, "outputs": ["y"], "seeds": {"y": "ones"}},
-    "mlp-nested": mlp(matrix),
-    "mlp-base64": dict(mlp(b64), options={"encoding": "base64"}),
-    "chain-1000": chain(1000),
+    "tiny": tiny,
+    "small_mlp": small_mlp,
+    "json_matmul": json_matmul,
+    "big_base64": lambda: big(b64, "base64"),
+    "big_decimal": lambda: big(flat, "flat"),
+    "deep_chain": deep_chain,
+    "wide_mlp": wide_mlp,
 }
-for name, body in bodies.items():
-    with open(f"{sys.argv[1]}/{name}.json", "w") as f:
-        json.dump(body, f)
+if __name__ == "__main__":
+    for name in sys.argv[2:] or bodies:
+        with open(f"{sys.argv[1]}/{name}.json", "w") as f:
+            json.dump(bodies[name](), f, separators=(",", ":"))

@@ -1,4 +1,5 @@
 import AutodiffCore
+import Synchronization
 
 /// A registered graph: validated once, kept with its canonical JSON.
 struct RegisteredGraph: Sendable {
@@ -19,19 +20,22 @@ struct RegisteredGraph: Sendable {
 /// Nothing is shared between replicas: a replica that does not hold an id answers 404
 /// `graph_not_found` and the client registers the graph again, which is cheap and idempotent
 /// because the id is the hash of the graph's canonical form.
-actor GraphCache {
+///
+/// A lock rather than an actor, so a worker can look a graph up in the middle of its job without
+/// hopping back to the event loop. Every operation is O(1): entries sit in a doubly linked list in
+/// order of use (slots of an array, linked by index), and eviction takes the list's tail.
+final class GraphCache: Sendable {
     let capacity: Int
     let maxBytes: Int
-    private var entries: [String: (graph: RegisteredGraph, lastUse: UInt64)] = [:]
-    private var bytes = 0
-    private var clock: UInt64 = 0
+    private let state: Mutex<LRUList>
 
     init(capacity: Int, maxBytes: Int) {
         self.capacity = max(1, capacity)
         self.maxBytes = max(1, maxBytes)
+        state = Mutex(LRUList())
     }
 
-    var count: Int { entries.count }
+    var count: Int { state.withLock { $0.slotOf.count } }
 
     /// Stores `graph`, evicting least recently used entries until both bounds hold.
     func insert(_ graph: RegisteredGraph) throws(AutodiffError) {
@@ -40,26 +44,87 @@ actor GraphCache {
                 "the graph needs \(graph.byteCount) bytes to keep; registered graphs may use at most \(maxBytes) "
                     + "(--graph-cache-bytes); send it inline with each call instead")
         }
-        clock += 1
-        if let existing = entries[graph.id] {
-            entries[graph.id] = (existing.graph, clock)
-            return
+        state.withLock { list in
+            if let slot = list.slotOf[graph.id] {
+                list.moveToFront(slot)
+                return
+            }
+            while list.slotOf.count >= capacity || list.bytes + graph.byteCount > maxBytes {
+                guard list.removeLeastRecent() else { break }
+            }
+            list.insertAtFront(graph)
         }
-        while !entries.isEmpty, entries.count >= capacity || bytes + graph.byteCount > maxBytes,
-            let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })
-        {
-            bytes -= oldest.value.graph.byteCount
-            entries[oldest.key] = nil
-        }
-        entries[graph.id] = (graph, clock)
-        bytes += graph.byteCount
     }
 
     /// The graph registered as `id`, marking it recently used.
     func graph(_ id: String) -> RegisteredGraph? {
-        guard let entry = entries[id] else { return nil }
-        clock += 1
-        entries[id] = (entry.graph, clock)
-        return entry.graph
+        state.withLock { list in
+            guard let slot = list.slotOf[id] else { return nil }
+            list.moveToFront(slot)
+            return list.slots[slot].graph
+        }
+    }
+}
+
+/// Entries in order of use, most recent at `head`. Slots freed by eviction are reused.
+private struct LRUList {
+    struct Slot {
+        var graph: RegisteredGraph?
+        var newer = -1
+        var older = -1
+    }
+
+    var slots: [Slot] = []
+    var slotOf: [String: Int] = [:]
+    var free: [Int] = []
+    var head = -1
+    var tail = -1
+    var bytes = 0
+
+    mutating func insertAtFront(_ graph: RegisteredGraph) {
+        let slot: Int
+        if let reused = free.popLast() {
+            slot = reused
+            slots[slot] = Slot(graph: graph)
+        } else {
+            slot = slots.count
+            slots.append(Slot(graph: graph))
+        }
+        slotOf[graph.id] = slot
+        bytes += graph.byteCount
+        link(slot)
+    }
+
+    mutating func moveToFront(_ slot: Int) {
+        guard slot != head else { return }
+        unlink(slot)
+        link(slot)
+    }
+
+    /// Removes the tail entry; `false` when the list is empty.
+    mutating func removeLeastRecent() -> Bool {
+        guard tail >= 0, let graph = slots[tail].graph else { return false }
+        let slot = tail
+        unlink(slot)
+        slots[slot] = Slot()
+        free.append(slot)
+        slotOf[graph.id] = nil
+        bytes -= graph.byteCount
+        return true
+    }
+
+    private mutating func link(_ slot: Int) {
+        slots[slot].older = head
+        slots[slot].newer = -1
+        if head >= 0 { slots[head].newer = slot }
+        head = slot
+        if tail < 0 { tail = slot }
+    }
+
+    private mutating func unlink(_ slot: Int) {
+        let newer = slots[slot].newer
+        let older = slots[slot].older
+        if newer >= 0 { slots[newer].older = older } else { head = older }
+        if older >= 0 { slots[older].newer = newer } else { tail = newer }
     }
 }

@@ -2,8 +2,8 @@ import AutodiffCore
 import Hummingbird
 import Logging
 
-/// The request handlers. Each compute call goes: collect the body (bounded) → parse and validate on a
-/// worker → look up a registered graph (actor) → run the core on a worker → write the JSON.
+/// The request handlers. Each compute call goes: collect the body (bounded) → one worker job that
+/// parses, validates, looks up a registered graph, runs the core and renders the response bytes.
 struct AutodiffAPI: Sendable {
     let configuration: ServiceConfiguration
     let pool: WorkerPool
@@ -38,19 +38,20 @@ struct AutodiffAPI: Sendable {
     ) async throws -> Response {
         let body = try await collect(request, deadline: deadline)
         let limits = configuration.limits
-        let (call, parsed) = try await work(deadline: deadline) {
-            let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
-            return (call, try C(request: object, call: call, limits: limits))
-        }
-        let graph: Graph
-        switch call.graph {
-        case .inline(let inline): graph = inline
-        case .registered(let id):
-            guard let registered = await graphs.graph(id) else { throw APIError.graphNotFound(id) }
-            graph = registered.graph
-        }
+        let graphs = self.graphs
+        // One worker job does everything after the body arrives, so the call hops event loop →
+        // worker → event loop once.
         let bytes = try await work(deadline: deadline) {
-            try parsed.run(on: graph, call: call, limits: limits, deadline: deadline).serialized()
+            let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
+            let parsed = try C(request: object, call: call, limits: limits)
+            let graph: Graph
+            switch call.graph {
+            case .inline(let inline): graph = inline
+            case .registered(let id):
+                guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
+                graph = registered.graph
+            }
+            return try parsed.run(on: graph, call: call, limits: limits, deadline: deadline).serializedBuffer()
         }
         return Self.json(bytes)
     }
@@ -67,7 +68,8 @@ struct AutodiffAPI: Sendable {
     private func register(_ request: Request, deadline: Deadline) async throws -> Response {
         let body = try await collect(request, deadline: deadline)
         let limits = configuration.limits
-        let registered = try await work(deadline: deadline) {
+        let graphs = self.graphs
+        let (id, reply) = try await work(deadline: deadline) {
             let request = try WireObject(try Self.parse(body), what: "request")
             guard let graphValue = request["graph"] else {
                 throw AutodiffError.invalidRequest("request needs \"graph\": the graph to register")
@@ -76,24 +78,25 @@ struct AutodiffAPI: Sendable {
             let spec = graph.spec
             let canonical = try WireGraph.encode(spec).serialized()
             let constantBytes = spec.constants.values.reduce(0) { $0 + $1.count * MemoryLayout<Double>.stride }
-            return RegisteredGraph(
+            let registered = RegisteredGraph(
                 id: WireGraph.id(ofCanonical: canonical), graph: graph, canonicalJSON: canonical,
                 nodeCount: spec.nodes.count, byteCount: canonical.count + constantBytes)
+            try graphs.insert(registered)
+            let reply: JSONOutput = .object([
+                ("graph_id", .string(registered.id)),
+                ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
+                ("nodes", .integer(registered.nodeCount)),
+            ])
+            return (registered.id, try reply.serializedBuffer())
         }
-        try await graphs.insert(registered)
-        let reply: JSONOutput = .object([
-            ("graph_id", .string(registered.id)),
-            ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
-            ("nodes", .integer(registered.nodeCount)),
-        ])
-        var response = Self.json(try reply.serialized(), status: .created)
-        response.headers[.location] = "/v1/graphs/\(registered.id)"
+        var response = Self.json(reply, status: .created)
+        response.headers[.location] = "/v1/graphs/\(id)"
         return response
     }
 
     /// `GET /v1/graphs/{id}` → the graph in its canonical form.
     func registeredGraph(_ id: String) async throws -> Response {
-        guard let registered = await graphs.graph(id) else { throw APIError.graphNotFound(id) }
+        guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
         return Self.json(registered.canonicalJSON)
     }
 
@@ -123,7 +126,7 @@ struct AutodiffAPI: Sendable {
         let load = pool.load
         metrics.busyWorkers.record(load.running)
         metrics.queuedJobs.record(load.waiting)
-        metrics.registeredGraphs.record(await graphs.count)
+        metrics.registeredGraphs.record(graphs.count)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: .init(byteBuffer: ByteBuffer(bytes: exporter.render())))
@@ -204,8 +207,10 @@ struct AutodiffAPI: Sendable {
     }
 
     static func json(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        json(ByteBuffer(bytes: bytes), status: status)
+    }
+
+    static func json(_ buffer: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 }

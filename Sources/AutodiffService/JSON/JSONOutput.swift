@@ -1,4 +1,5 @@
 import AutodiffCore
+import Hummingbird
 
 /// A response document. Objects keep the order they are built in, so responses read in the order
 /// the contract lists their fields; tensors are written straight from their storage when serialized.
@@ -21,18 +22,44 @@ indirect enum JSONOutput: Sendable {
 
     /// Serializes to UTF-8 JSON without insignificant whitespace.
     func serialized() throws(AutodiffError) -> [UInt8] {
-        var writer = JSONWriter()
+        Array(try serializedBuffer().readableBytesView)
+    }
+
+    /// Serializes straight into a buffer sized up front, ready to be a response body.
+    func serializedBuffer() throws(AutodiffError) -> ByteBuffer {
+        var writer = JSONWriter(capacity: estimatedSize)
         try writer.write(self)
-        return writer.bytes
+        return writer.buffer
+    }
+
+    /// About how many bytes the serialized form takes: exact for base64 tensors, an upper bound for
+    /// decimal ones (a float64 takes at most 24 bytes and a separator), so big tensors are written
+    /// without the buffer growing.
+    var estimatedSize: Int {
+        switch self {
+        case .null, .bool, .number, .integer: 24
+        case .string(let s): s.utf8.count + 2
+        case .array(let items): items.reduce(2) { $0 + $1.estimatedSize + 1 }
+        case .object(let fields): fields.reduce(2) { $0 + $1.0.utf8.count + 4 + $1.1.estimatedSize }
+        case .tensor(let tensor, let encoding):
+            switch encoding {
+            case .base64: 64 + 20 * tensor.rank + (tensor.count * 8 + 2) / 3 * 4
+            case .flat, .nested: 32 + 22 * tensor.rank + 25 * tensor.count
+            }
+        }
     }
 }
 
-/// Appends JSON text to a byte array.
+/// Appends JSON text to a byte buffer.
 ///
 /// Numbers use Swift's shortest round-tripping representation, so every float64 survives a
 /// round trip exactly; non-finite numbers are written as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
 struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+    var buffer: ByteBuffer
+
+    init(capacity: Int = 256) {
+        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+    }
 
     mutating func write(_ value: JSONOutput) throws(AutodiffError) {
         switch value {
@@ -42,21 +69,21 @@ struct JSONWriter {
         case .integer(let n): append(String(n))
         case .string(let s): writeString(s)
         case .array(let items):
-            bytes.append(UInt8(ascii: "["))
+            append(byte: UInt8(ascii: "["))
             for (position, item) in items.enumerated() {
-                if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                if position > 0 { append(byte: UInt8(ascii: ",")) }
                 try write(item)
             }
-            bytes.append(UInt8(ascii: "]"))
+            append(byte: UInt8(ascii: "]"))
         case .object(let fields):
-            bytes.append(UInt8(ascii: "{"))
+            append(byte: UInt8(ascii: "{"))
             for (position, (key, item)) in fields.enumerated() {
-                if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                if position > 0 { append(byte: UInt8(ascii: ",")) }
                 writeString(key)
-                bytes.append(UInt8(ascii: ":"))
+                append(byte: UInt8(ascii: ":"))
                 try write(item)
             }
-            bytes.append(UInt8(ascii: "}"))
+            append(byte: UInt8(ascii: "}"))
         case .tensor(let tensor, let encoding):
             try writeTensor(tensor, encoding: encoding)
         }
@@ -68,12 +95,18 @@ struct JSONWriter {
         } else if x.isInfinite {
             append(x > 0 ? "\"Infinity\"" : "\"-Infinity\"")
         } else {
-            append(x.description)
+            // Most descriptions are small strings (up to 15 bytes), which live inline and cost no allocation.
+            buffer.writeString(x.description)
         }
     }
 
     mutating func writeString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
+        append(byte: UInt8(ascii: "\""))
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            buffer.writeString(string)
+            append(byte: UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): append("\\\"")
@@ -84,19 +117,19 @@ struct JSONWriter {
             case 0x00..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
                 append("\\u00")
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0x0F)])
-            default: bytes.append(byte)
+                append(byte: hex[Int(byte >> 4)])
+                append(byte: hex[Int(byte & 0x0F)])
+            default: append(byte: byte)
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        append(byte: UInt8(ascii: "\""))
     }
 
     mutating func append(_ text: String) {
-        bytes.append(contentsOf: text.utf8)
+        buffer.writeString(text)
     }
 
     mutating func append(byte: UInt8) {
-        bytes.append(byte)
+        buffer.writeInteger(byte)
     }
 }

@@ -1,10 +1,17 @@
+import CFastFloat
+
 /// A strict RFC 8259 parser over raw bytes.
 ///
 /// Why not Foundation's: measured with Swift 6.3.1 on Linux, `JSONSerialization` reads about one
 /// double in five one or two ulps off (`0.30000000000000004` comes back as `0.3000000000000001`),
 /// which breaks float64 fidelity; `JSONDecoder` reads doubles exactly but accepts trailing commas
 /// (`[1,]`), reports errors without a position, and took 1.8 s to read a million numbers.
-/// Foundation still does base64 and everything else; responses are written by `JSONWriter`.
+/// Responses are written by `JSONWriter`, base64 by `Base64`.
+///
+/// Rectangular arrays of numbers, nested or not, are read straight into one `[Double]` with their
+/// shape (`numbers`, `grid`): numbers go to a scratch array as they are read, and an array's
+/// elements become `JSONValue`s only if it turns out not to be rectangular numbers, so tensors are
+/// never boxed one number at a time. Numbers are read by fast_float (exact, as `strtod`).
 ///
 /// Nesting is bounded (`maxDepth`) so hostile input such as 100 000 `[` cannot exhaust the stack;
 /// numbers that overflow float64 (`1e400`) are refused rather than silently becoming infinity.
@@ -25,6 +32,15 @@ struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    /// The numbers of the arrays being read that are, so far, rectangular arrays of numbers.
+    private var scratch: [Double] = []
+
+    /// An array read by `parseArray`: either a value, or rectangular numbers still in `scratch`.
+    private enum ParsedArray {
+        case value(JSONValue)
+        /// `shape` numbers in row-major order at `scratch[start...]`.
+        case packed(shape: [Int], start: Int)
+    }
 
     private init(_ bytes: [UInt8]) {
         self.bytes = bytes
@@ -46,7 +62,7 @@ struct JSONParser {
         guard index < bytes.count else { throw malformed("unexpected end of input") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "["): return materialize(try parseArray())
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"):
             try expectLiteral("true")
@@ -71,27 +87,76 @@ struct JSONParser {
         skipWhitespace()
     }
 
-    private mutating func parseArray() throws(Failure) -> JSONValue {
+    private mutating func parseArray() throws(Failure) -> ParsedArray {
         try enterContainer()
         defer { depth -= 1 }
-        var numbers: [Double] = []
+        let start = scratch.count
+        if try consume(UInt8(ascii: "]")) { return .packed(shape: [0], start: start) }
+        // While `items` is nil, every element so far was rectangular numbers of shape `element`
+        // (`[]`: plain numbers), all in `scratch[start...]`.
+        var count = 0
+        var element: [Int] = []
         var items: [JSONValue]?
-        if try consume(UInt8(ascii: "]")) { return .numbers([]) }
         while true {
-            let value = try parseValue()
-            if items == nil, case .number(let x) = value {
-                numbers.append(x)
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "-") || isDigit(byte) {
+                let x = try parseNumber()
+                if items == nil, element.isEmpty {
+                    scratch.append(x)
+                } else {
+                    box(&items, count: count, element: element, start: start)
+                    items?.append(.number(x))
+                }
+            } else if byte == UInt8(ascii: "[") {
+                let child = try parseArray()
+                if items == nil, case .packed(let shape, _) = child, count == 0 || shape == element {
+                    element = shape
+                } else {
+                    let value = materialize(child)
+                    box(&items, count: count, element: element, start: start)
+                    items?.append(value)
+                }
             } else {
-                if items == nil { items = numbers.map(JSONValue.number) }
+                let value = try parseValue()
+                box(&items, count: count, element: element, start: start)
                 items?.append(value)
             }
+            count += 1
             skipWhitespace()
             if try consume(UInt8(ascii: "]")) { break }
             guard try consume(UInt8(ascii: ",")) else { throw malformed("expected ',' or ']' in an array") }
             skipWhitespace()
+            guard index < bytes.count else { throw malformed("unexpected end of input") }
         }
-        if let items { return .array(items) }
-        return .numbers(numbers)
+        if let items { return .value(.array(items)) }
+        return .packed(shape: [count] + element, start: start)
+    }
+
+    /// Turns the `count` packed elements of shape `element` at `scratch[start...]` into values,
+    /// unless `items` already holds them.
+    private mutating func box(_ items: inout [JSONValue]?, count: Int, element: [Int], start: Int) {
+        guard items == nil else { return }
+        let size = element.reduce(1, *)
+        var boxed: [JSONValue] = []
+        boxed.reserveCapacity(count + 1)
+        for position in 0..<count {
+            let first = start + position * size
+            boxed.append(JSONValue(shape: element, data: scratch[first..<first + size]))
+        }
+        scratch.removeSubrange(start...)
+        items = boxed
+    }
+
+    /// The value of a parsed array, taking packed numbers out of `scratch`.
+    private mutating func materialize(_ array: ParsedArray) -> JSONValue {
+        switch array {
+        case .value(let value):
+            return value
+        case .packed(let shape, let start):
+            let value = JSONValue(shape: shape, data: scratch[start...])
+            scratch.removeSubrange(start...)
+            return value
+        }
     }
 
     private mutating func parseObject() throws(Failure) -> JSONValue {
@@ -140,8 +205,17 @@ struct JSONParser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
             skipDigits()
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text), value.isFinite else {
+        let length = index - start
+        var value = 0.0
+        let read = bytes.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { base in
+                UnsafeRawPointer(base + start).withMemoryRebound(to: CChar.self, capacity: length) {
+                    autodiffd_parse_double($0, length, &value)
+                }
+            } ?? 0
+        }
+        guard read == length, value.isFinite else {
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
             let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
             throw .numberOutOfRange(shown)
         }
@@ -151,27 +225,34 @@ struct JSONParser {
     private mutating func parseString() throws(Failure) -> String {
         index += 1  // opening quote
         var scalars: [UInt8] = []
+        var escaped = false
         var start = index
         while true {
             guard index < bytes.count else { throw malformed("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                scalars.append(contentsOf: bytes[start..<index])
-                index += 1
                 break
             }
             guard byte >= 0x20 else { throw malformed("unescaped control character in a string") }
             if byte == UInt8(ascii: "\\") {
                 scalars.append(contentsOf: bytes[start..<index])
                 try appendEscape(to: &scalars)
+                escaped = true
                 start = index
             } else {
                 index += 1
             }
         }
-        guard let string = String(validating: scalars, as: UTF8.self) else {
-            throw malformed("a string is not valid UTF-8")
+        // Without escapes (base64 text, names) the string is read straight from the body.
+        let string: String?
+        if escaped {
+            scalars.append(contentsOf: bytes[start..<index])
+            string = String(validating: scalars, as: UTF8.self)
+        } else {
+            string = String(validating: bytes[start..<index], as: UTF8.self)
         }
+        index += 1  // closing quote
+        guard let string else { throw malformed("a string is not valid UTF-8") }
         return string
     }
 

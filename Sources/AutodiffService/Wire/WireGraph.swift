@@ -77,6 +77,7 @@ enum WireGraph {
         case .number(let x): return .number(x)
         case .string(let s): return WireTensor.nonFinite(s).map(AttributeValue.number) ?? .string(s)
         case .numbers(let xs): return .array(xs.map(AttributeValue.number))
+        case .grid: return try attribute(.array(value.arrayElements ?? []), what: what, node: node)
         case .array(let items):
             var values: [AttributeValue] = []
             for item in items {

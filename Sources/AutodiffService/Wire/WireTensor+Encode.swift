@@ -1,5 +1,4 @@
 import AutodiffCore
-import Foundation
 
 extension JSONWriter {
     /// The most `[]` leaves a nested rendering of an empty tensor may hold (`shape [1e9, 0]` would be 2 GB).
@@ -23,17 +22,21 @@ extension JSONWriter {
             append("{\"shape\":")
             writeShape(tensor.shape)
             append(",\"dtype\":\"float64\",\"base64\":\"")
-            var raw = Data(capacity: tensor.count * 8)
-            for x in tensor.data {
-                withUnsafeBytes(of: x.bitPattern.littleEndian) { raw.append(contentsOf: $0) }
+            let length = Base64.encodedLength(byteCount: tensor.count * 8)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
+                Base64.encode(tensor.data, into: output)
             }
-            append(raw.base64EncodedString())
             append("\"}")
         }
     }
 
     private mutating func writeShape(_ shape: [Int]) {
-        append("[" + shape.map(String.init).joined(separator: ",") + "]")
+        append(byte: UInt8(ascii: "["))
+        for (axis, size) in shape.enumerated() {
+            if axis > 0 { append(byte: UInt8(ascii: ",")) }
+            append(String(size))
+        }
+        append(byte: UInt8(ascii: "]"))
     }
 
     /// Nested arrays, written iteratively so no tensor rank can exhaust the stack.
@@ -62,7 +65,7 @@ extension JSONWriter {
     private mutating func writeGrid(shape: [Int], leaves: Int, leaf: (inout JSONWriter, Int) -> Void) {
         let rank = shape.count
         var index = [Int](repeating: 0, count: rank)
-        append(String(repeating: "[", count: rank))
+        repeatByte(UInt8(ascii: "["), rank)
         for position in 0..<leaves {
             if position > 0 {
                 var carried = 0
@@ -74,10 +77,16 @@ extension JSONWriter {
                     carried += 1
                     axis -= 1
                 }
-                append(String(repeating: "]", count: carried) + "," + String(repeating: "[", count: carried))
+                repeatByte(UInt8(ascii: "]"), carried)
+                append(byte: UInt8(ascii: ","))
+                repeatByte(UInt8(ascii: "["), carried)
             }
             leaf(&self, position)
         }
-        append(String(repeating: "]", count: rank))
+        repeatByte(UInt8(ascii: "]"), rank)
+    }
+
+    private mutating func repeatByte(_ byte: UInt8, _ count: Int) {
+        for _ in 0..<count { append(byte: byte) }
     }
 }

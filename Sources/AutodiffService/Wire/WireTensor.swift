@@ -1,5 +1,4 @@
 import AutodiffCore
-import Foundation
 
 /// How tensors are written in a response (`options.encoding`).
 enum TensorEncoding: String, Sendable, CaseIterable {
@@ -39,6 +38,9 @@ enum WireTensor {
         case .numbers(let xs):
             try checkCount(xs.count, what: what, node: node, limits: limits)
             return try Tensor(shape: [xs.count], data: xs)
+        case .grid(let shape, let data):
+            try checkCount(data.count, what: what, node: node, limits: limits)
+            return try Tensor(shape: shape, data: data)
         case .array:
             return try decodeNested(value, what: what, node: node, limits: limits)
         case .object(let fields):
@@ -79,6 +81,9 @@ enum WireTensor {
             switch probe {
             case .numbers(let xs):
                 shape.append(xs.count)
+                break descend
+            case .grid(let packed, _):
+                shape.append(contentsOf: packed)
                 break descend
             case .array(let items):
                 shape.append(items.count)
@@ -125,6 +130,14 @@ enum WireTensor {
                 throw .invalidRequest(
                     "\(what): ragged nested arrays: expected arrays at depth \(depth + 1), found numbers", node: node)
             }
+        case .grid(let packed, let xs) where packed[...] == shape[depth...]:
+            data.append(contentsOf: xs)
+            return
+        case .grid:
+            // Not the expected shape: walk it level by level, as an array of arrays, for the message.
+            try flatten(
+                .array(value.arrayElements ?? []), shape: shape, depth: depth, into: &data, what: what, node: node)
+            return
         case .array(let items):
             got = items.count
             if got == shape[depth] {
@@ -216,22 +229,21 @@ enum WireTensor {
         _ text: String, count: Int, what: String, node: String?
     ) throws(AutodiffError) -> [Double] {
         let (expectedBytes, overflow) = count.multipliedReportingOverflow(by: 8)
-        guard !overflow, let bytes = Data(base64Encoded: text) else {
+        guard !overflow else {
             throw .invalidRequest("\(what): \"base64\" is not valid base64 (RFC 4648)", node: node)
         }
-        guard bytes.count == expectedBytes else {
-            throw .invalidRequest(
-                "\(what): \"base64\" decodes to \(bytes.count) bytes; \(count) float64 values need \(expectedBytes)",
-                node: node)
-        }
-        var values = [Double](repeating: 0, count: count)
-        bytes.withUnsafeBytes { raw in
-            for index in 0..<count {
-                let bits = raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
-                values[index] = Double(bitPattern: UInt64(littleEndian: bits))
+        do throws(Base64.Failure) {
+            return try Base64.decodeFloat64(text, count: count)
+        } catch {
+            switch error {
+            case .invalid:
+                throw .invalidRequest("\(what): \"base64\" is not valid base64 (RFC 4648)", node: node)
+            case .wrongLength(let bytes):
+                throw .invalidRequest(
+                    "\(what): \"base64\" decodes to \(bytes) bytes; \(count) float64 values need \(expectedBytes)",
+                    node: node)
             }
         }
-        return values
     }
 
     private static func checkCount(_ count: Int, what: String, node: String?, limits: Limits) throws(AutodiffError) {
