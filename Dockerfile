@@ -5,16 +5,13 @@
 
 # ---- build ---- (Package.swift needs tools 6.2 or later)
 FROM swift:6.2-bookworm AS build
-# fast_float (header-only) for the request parser's number reading (Sources/CFastFloat).
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libfast-float-dev \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# OpenBLAS for matmul: the binary dlopen()s it at start-up (Sources/CBLASShim), so the build needs
-# no headers; installed here so the tests and benchmark can use it in this stage too.
+# fast_float (header-only) for the request parser's number reading (Sources/CFastFloat); OpenBLAS
+# for matmul: the binary dlopen()s it at start-up (Sources/CBLASShim), so the build needs no
+# headers; installed here so the tests and benchmark can use it in this stage too.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libopenblas-dev \
+    && apt-get install -y --no-install-recommends libfast-float-dev libopenblas-dev \
     && rm -rf /var/lib/apt/lists/*
 # Resolve dependencies first so this layer is cached while only the sources change.
 COPY Package.swift ./
