@@ -22,6 +22,10 @@ import Logging
 /// | `--retry-after` | `AUTODIFFD_RETRY_AFTER` | seconds, sent with 503 overloaded | `1` |
 /// | `--api-key` (repeatable) | `AUTODIFFD_API_KEYS` (comma-separated) | strings | none: no authentication |
 /// | `--log-level` | `AUTODIFFD_LOG_LEVEL` | trace…critical | `info` |
+/// | `--body-timeout` | `AUTODIFFD_BODY_TIMEOUT` | seconds to receive a request body | `10` |
+/// | `--idle-timeout` | `AUTODIFFD_IDLE_TIMEOUT` | seconds a connection may stay silent | `60` |
+/// | `--drain-delay` | `AUTODIFFD_DRAIN_DELAY` | seconds `/readyz` is 503 before the listener closes | `0` |
+/// | `--shutdown-grace` | `AUTODIFFD_SHUTDOWN_GRACE` | seconds the whole drain may take | `25` |
 public struct ServiceConfiguration: Sendable, Equatable {
     /// Address to bind.
     public var host = "0.0.0.0"
@@ -47,6 +51,18 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public var apiKeys: [String] = []
     /// Lowest level logged (to stderr).
     public var logLevel: Logger.Level = .info
+    /// Time to receive a whole request body (never past `requestTimeout`); the body is read before
+    /// the call takes an admission slot, so slow uploads never hold one.
+    public var bodyTimeout: Duration = .seconds(10)
+    /// A connection that sends nothing for this long (while idle between requests, or mid-request) is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// After SIGTERM, how long `/readyz` answers 503 before the listener closes (for load balancers to
+    /// notice). 0 suits development; behind a load balancer use its probe interval times its threshold.
+    public var drainDelay: Duration = .zero
+    /// After SIGTERM, the bound on the whole drain (the drain delay included): calls still computing
+    /// then answer `503 shutting_down` and the process exits. Keep it under the orchestrator's kill
+    /// timeout (Kubernetes' `terminationGracePeriodSeconds`, 30 s by default).
+    public var shutdownGrace: Duration = .seconds(25)
 
     /// The defaults in the table above.
     public init() {}
@@ -74,6 +90,10 @@ public struct ServiceConfiguration: Sendable, Equatable {
         if let value = try read("AUTODIFFD_RETRY_AFTER", Self.nonNegative) { retryAfterSeconds = value }
         if let value = try read("AUTODIFFD_API_KEYS", Self.keys) { apiKeys = value }
         if let value = try read("AUTODIFFD_LOG_LEVEL", Logger.Level.init(rawValue:)) { logLevel = value }
+        if let value = try read("AUTODIFFD_BODY_TIMEOUT", Self.seconds) { bodyTimeout = value }
+        if let value = try read("AUTODIFFD_IDLE_TIMEOUT", Self.seconds) { idleTimeout = value }
+        if let value = try read("AUTODIFFD_DRAIN_DELAY", Self.secondsOrZero) { drainDelay = value }
+        if let value = try read("AUTODIFFD_SHUTDOWN_GRACE", Self.seconds) { shutdownGrace = value }
     }
 
     // MARK: Parsers
@@ -94,6 +114,11 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public static func seconds(_ text: String) -> Duration? {
         guard let value = Double(text), value > 0, value <= 86_400 else { return nil }
         return .milliseconds(Int64((value * 1000).rounded(.up)))
+    }
+
+    /// A number of seconds that may be 0 (shared with the command line).
+    public static func secondsOrZero(_ text: String) -> Duration? {
+        Double(text) == 0 ? .zero : seconds(text)
     }
 
     /// Comma-separated, blanks trimmed.
