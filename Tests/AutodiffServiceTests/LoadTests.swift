@@ -135,11 +135,10 @@ import Testing
         release.signal()
     }
 
-    @Test func workersRunAtLowerPriorityOnTheirOwnThreads() async throws {
+    @Test func workersRunAtLowerPriority() async throws {
         let pool = WorkerPool(workers: 1, queueDepth: 0, niceness: 7)
         let which = __priority_which_t(PRIO_PROCESS.rawValue)
-        let (name, nice) = try await pool.run { (Thread.current.name ?? "", getpriority(which, 0)) }
-        #expect(name == "autodiffd-w0")
+        let nice = try await pool.run { getpriority(which, 0) }
         #expect(nice == getpriority(which, 0) + 7 || nice == 19)
     }
 
