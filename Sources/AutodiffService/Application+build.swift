@@ -45,7 +45,9 @@ public func runServer(
     configuration: ServiceConfiguration, logger: Logger, metrics: MetricsExporter? = nil
 ) async throws {
     let readiness = Readiness()
-    let pool = WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth)
+    // Workers yield to the event loops (probes) when the CPU is short. On a host shared with other
+    // busy processes they also yield to those: see docs/RELIABILITY.md.
+    let pool = WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth, niceness: 10)
     let app = buildApplication(
         configuration: configuration, logger: logger, readiness: readiness, pool: pool, metrics: metrics)
     let drain = ReadinessService(

@@ -9,9 +9,9 @@ import Glibc
 /// A bounded pool of worker threads for CPU-bound work, with admission control in front.
 ///
 /// At most `workers` jobs run at once, each on one of the pool's own threads: never on a NIO event
-/// loop and never on a Swift-concurrency cooperative thread. The threads run at a lower scheduling
-/// priority (`nice` +`niceness`), so event loops and probes get the CPU first when every worker is
-/// busy. A call is *admitted* before it does any work; at most `workers + queueDepth` calls are
+/// loop and never on a Swift-concurrency cooperative thread. The threads may run at a lower scheduling
+/// priority (`nice` +`niceness`; the server uses +10), so event loops and probes get the CPU first
+/// when every worker is busy. A call is *admitted* before it does any work; at most `workers + queueDepth` calls are
 /// admitted at once, and past that `admit` fails at once with `WorkerPool.Full`, which the service
 /// answers with `503 overloaded` and `Retry-After`. An admitted call may run several jobs in turn
 /// (parse, then compute) and is never refused between them, so no work is thrown away half done.
@@ -30,7 +30,7 @@ public final class WorkerPool: Sendable {
     public let queueDepth: Int
     private let jobs: JobQueue
 
-    public init(workers: Int, queueDepth: Int, niceness: Int32 = 10) {
+    public init(workers: Int, queueDepth: Int, niceness: Int32 = 0) {
         self.workers = max(1, workers)
         self.queueDepth = max(0, queueDepth)
         jobs = JobQueue()
