@@ -27,22 +27,22 @@ public enum AutodiffError: Error, Equatable, Sendable {
     case internalError(String)
 
     /// The contract's machine-readable error code.
-    public var code: String {
+    public var code: ErrorCode {
         switch self {
-        case .invalidRequest: "invalid_request"
-        case .unknownOp: "unknown_op"
-        case .unknownName: "unknown_name"
-        case .duplicateName: "duplicate_name"
-        case .cycle: "cycle"
-        case .arity: "arity"
-        case .invalidAttribute: "invalid_attribute"
-        case .shapeMismatch: "shape_mismatch"
-        case .seedRequired, .scalarRequired: "seed_required"
-        case .seedShapeMismatch, .directionShapeMismatch: "seed_shape_mismatch"
-        case .unconnectedInput: "unconnected_input"
-        case .limitExceeded: "limit_exceeded"
-        case .deadlineExceeded: "deadline_exceeded"
-        case .internalError: "internal"
+        case .invalidRequest: .invalidRequest
+        case .unknownOp: .unknownOp
+        case .unknownName: .unknownName
+        case .duplicateName: .duplicateName
+        case .cycle: .cycle
+        case .arity: .arity
+        case .invalidAttribute: .invalidAttribute
+        case .shapeMismatch: .shapeMismatch
+        case .seedRequired, .scalarRequired: .seedRequired
+        case .seedShapeMismatch, .directionShapeMismatch: .seedShapeMismatch
+        case .unconnectedInput: .unconnectedInput
+        case .limitExceeded: .limitExceeded
+        case .deadlineExceeded: .deadlineExceeded
+        case .internalError: .internal
         }
     }
 
@@ -101,5 +101,5 @@ public enum AutodiffError: Error, Equatable, Sendable {
 }
 
 extension AutodiffError: CustomStringConvertible {
-    public var description: String { "\(code): \(message)" }
+    public var description: String { "\(code.rawValue): \(message)" }
 }

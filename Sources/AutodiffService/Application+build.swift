@@ -1,22 +1,31 @@
 import AutodiffCore
 import CoreMetrics
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The HTTP application: routes, middleware and the shared state behind them.
 ///
 /// The executable and the tests both call this, so what is tested is what runs.
-/// `readiness` is flipped by `ReadinessService` on graceful shutdown (or by a test).
+/// `readiness` is flipped by `ReadinessService` on graceful shutdown (or by a test); `pool` is the
+/// worker pool it stops when the shutdown grace ends.
 /// With `metrics`, `GET /metrics` serves them in Prometheus' text format.
 public func buildApplication(
     configuration: ServiceConfiguration, logger: Logger, readiness: Readiness = Readiness(),
-    metrics: MetricsExporter? = nil
+    pool: WorkerPool? = nil, metrics: MetricsExporter? = nil
 ) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, readiness: readiness, metrics: metrics)
+    let router = buildRouter(configuration: configuration, readiness: readiness, pool: pool, metrics: metrics)
     let port = configuration.port
+    // Idle keep-alive connections, and clients that stop sending mid-request, are closed after
+    // `--idle-timeout`; `ConnectionHandler` answers `Expect: 100-continue` and flushes before closing.
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [ConnectionHandler()],
+        idleTimeout: TimeAmount(configuration.idleTimeout))
     return Application(
         router: router,
+        server: .http1(configuration: http1),
         configuration: .init(address: .hostname(configuration.host, port: port), serverName: "autodiffd"),
         onServerRunning: { channel in
             logger.info(
@@ -29,18 +38,27 @@ public func buildApplication(
         logger: logger)
 }
 
-/// Runs the application until SIGTERM or SIGINT, then drains: `/readyz` turns 503, the listener
-/// closes, in-flight requests finish, and the call returns.
+/// Runs the application until SIGTERM or SIGINT, then drains (`ReadinessService`): `/readyz` turns
+/// 503, the listener closes after `--drain-delay`, in-flight requests finish and are written, calls
+/// still computing when `--shutdown-grace` ends answer 503, and the call returns.
 public func runServer(
     configuration: ServiceConfiguration, logger: Logger, metrics: MetricsExporter? = nil
 ) async throws {
     let readiness = Readiness()
-    let app = buildApplication(configuration: configuration, logger: logger, readiness: readiness, metrics: metrics)
-    let group = ServiceGroup(
-        configuration: .init(
-            services: [app, ReadinessService(readiness: readiness, logger: logger)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+    // Workers yield to the event loops (probes) when the CPU is short. On a host shared with other
+    // busy processes they also yield to those: see docs/RELIABILITY.md.
+    let pool = WorkerPool(workers: configuration.workers, queueDepth: configuration.queueDepth, niceness: 10)
+    let app = buildApplication(
+        configuration: configuration, logger: logger, readiness: readiness, pool: pool, metrics: metrics)
+    let drain = ReadinessService(
+        readiness: readiness, pool: pool, drainDelay: configuration.drainDelay, grace: configuration.shutdownGrace,
+        logger: logger)
+    var groupConfiguration = ServiceGroupConfiguration(
+        services: [app, drain], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    // A backstop past the grace: answers still being written to clients that do not read are given up.
+    groupConfiguration.maximumGracefulShutdownDuration =
+        configuration.shutdownGrace + .nanoseconds(ConnectionHandler.flushTimeout.nanoseconds)
+    let group = ServiceGroup(configuration: groupConfiguration)
     try await group.run()
     logger.info("server stopped")
 }
@@ -48,7 +66,7 @@ public func runServer(
 /// The routes of the wire contract. Tests may pass their own `pool` to hold its workers.
 func buildRouter(
     configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool? = nil, metrics: MetricsExporter? = nil
-) -> Router<BasicRequestContext> {
+) -> Router<ServiceRequestContext> {
     let serviceMetrics = ServiceMetrics(factory: metrics?.factory ?? NOOPMetricsHandler.instance)
     let api = AutodiffAPI(
         configuration: configuration, readiness: readiness,
@@ -70,11 +88,11 @@ func buildRouter(
         routes.add(.head, route.path)
     }
 
-    let router = Router(options: .autoGenerateHeadEndpoints)
+    let router = Router(context: ServiceRequestContext.self, options: .autoGenerateHeadEndpoints)
     // First, so it is outermost: one log line per request with its final status, and the request id.
     router.add(middleware: RequestLogMiddleware())
     if metrics != nil {
-        // Outermost, so it sees every response, errors included, with its final status.
+        // Next, so it sees every response, errors included, with its final status.
         router.add(middleware: MetricsMiddleware())
     }
     router.add(
@@ -88,16 +106,20 @@ func buildRouter(
     router.get("/healthz") { _, _ in api.health() }
     router.get("/readyz") { _, _ in try api.ready() }
     router.get("/v1/ops") { _, _ in api.ops() }
-    router.post("/v1/forward") { request, _ in try await api.compute(ForwardComputation.self, request) }
-    router.post("/v1/backward") { request, _ in try await api.compute(BackwardComputation.self, request) }
-    router.post("/v1/jacobian") { request, _ in try await api.compute(JacobianComputation.self, request) }
-    router.post("/v1/jvp") { request, _ in try await api.compute(JVPComputation.self, request) }
-    router.post("/v1/hvp") { request, _ in try await api.compute(HVPComputation.self, request) }
-    router.post("/v1/graphs") { request, _ in try await api.register(request) }
+    router.post("/v1/forward") { request, context in try await api.compute(ForwardComputation.self, request, context) }
+    router.post("/v1/backward") { request, context in
+        try await api.compute(BackwardComputation.self, request, context)
+    }
+    router.post("/v1/jacobian") { request, context in
+        try await api.compute(JacobianComputation.self, request, context)
+    }
+    router.post("/v1/jvp") { request, context in try await api.compute(JVPComputation.self, request, context) }
+    router.post("/v1/hvp") { request, context in try await api.compute(HVPComputation.self, request, context) }
+    router.post("/v1/graphs") { request, context in try await api.register(request, context) }
     router.get("/v1/graphs/:id") { _, context in
         try await api.registeredGraph(context.parameters.require("id"))
     }
-    router.post("/v1/explain") { request, _ in try await api.explain(request) }
+    router.post("/v1/explain") { request, context in try await api.explain(request, context) }
     router.get("/") { _, _ in Playground.response() }
     if let metrics {
         router.get("/metrics") { _, _ in await api.metrics(metrics) }

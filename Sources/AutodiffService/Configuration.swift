@@ -23,6 +23,10 @@ import Logging
 /// | `--api-key` (repeatable) | `AUTODIFFD_API_KEYS` (comma-separated) | strings | none: no authentication |
 /// | `--log-level` | `AUTODIFFD_LOG_LEVEL` | trace…critical | `info` |
 /// | `--log-format` | `AUTODIFFD_LOG_FORMAT` | `text` or `json` (one object per line) | `text` |
+/// | `--body-timeout` | `AUTODIFFD_BODY_TIMEOUT` | seconds to receive a request body | `10` |
+/// | `--idle-timeout` | `AUTODIFFD_IDLE_TIMEOUT` | seconds a connection may stay silent | `60` |
+/// | `--drain-delay` | `AUTODIFFD_DRAIN_DELAY` | seconds `/readyz` is 503 before the listener closes | `0` |
+/// | `--shutdown-grace` | `AUTODIFFD_SHUTDOWN_GRACE` | seconds the whole drain may take | `25` |
 public struct ServiceConfiguration: Sendable, Equatable {
     /// Address to bind.
     public var host = "0.0.0.0"
@@ -50,6 +54,18 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public var logLevel: Logger.Level = .info
     /// How log lines are written (`text` or `json`).
     public var logFormat: LogFormat = .text
+    /// Time to receive a whole request body (never past `requestTimeout`); the body is read before
+    /// the call takes an admission slot, so slow uploads never hold one.
+    public var bodyTimeout: Duration = .seconds(10)
+    /// A connection that sends nothing for this long (while idle between requests, or mid-request) is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// After SIGTERM, how long `/readyz` answers 503 before the listener closes (for load balancers to
+    /// notice). 0 suits development; behind a load balancer use its probe interval times its threshold.
+    public var drainDelay: Duration = .zero
+    /// After SIGTERM, the bound on the whole drain (the drain delay included): calls still computing
+    /// then answer `503 shutting_down` and the process exits. Keep it under the orchestrator's kill
+    /// timeout (Kubernetes' `terminationGracePeriodSeconds`, 30 s by default).
+    public var shutdownGrace: Duration = .seconds(25)
 
     /// The defaults in the table above.
     public init() {}
@@ -78,6 +94,10 @@ public struct ServiceConfiguration: Sendable, Equatable {
         if let value = try read("AUTODIFFD_API_KEYS", Self.keys) { apiKeys = value }
         if let value = try read("AUTODIFFD_LOG_LEVEL", Logger.Level.init(rawValue:)) { logLevel = value }
         if let value = try read("AUTODIFFD_LOG_FORMAT", LogFormat.init(rawValue:)) { logFormat = value }
+        if let value = try read("AUTODIFFD_BODY_TIMEOUT", Self.seconds) { bodyTimeout = value }
+        if let value = try read("AUTODIFFD_IDLE_TIMEOUT", Self.seconds) { idleTimeout = value }
+        if let value = try read("AUTODIFFD_DRAIN_DELAY", Self.secondsOrZero) { drainDelay = value }
+        if let value = try read("AUTODIFFD_SHUTDOWN_GRACE", Self.seconds) { shutdownGrace = value }
     }
 
     // MARK: Parsers
@@ -98,6 +118,11 @@ public struct ServiceConfiguration: Sendable, Equatable {
     public static func seconds(_ text: String) -> Duration? {
         guard let value = Double(text), value > 0, value <= 86_400 else { return nil }
         return .milliseconds(Int64((value * 1000).rounded(.up)))
+    }
+
+    /// A number of seconds that may be 0 (shared with the command line).
+    public static func secondsOrZero(_ text: String) -> Duration? {
+        Double(text) == 0 ? .zero : seconds(text)
     }
 
     /// Comma-separated, blanks trimmed.

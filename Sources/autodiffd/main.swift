@@ -40,6 +40,18 @@ struct AutodiffCommand: AsyncParsableCommand {
     var apiKey: [String] = []
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env AUTODIFFD_LOG_LEVEL; default info)")
     var logLevel: String?
+    @Option(help: "Seconds to receive a request body, read before admission. (env AUTODIFFD_BODY_TIMEOUT; default 10)")
+    var bodyTimeout: String?
+    @Option(help: "Seconds a connection may send nothing before it is closed. (env AUTODIFFD_IDLE_TIMEOUT; default 60)")
+    var idleTimeout: String?
+    @Option(
+        help: "Seconds /readyz is 503 after SIGTERM before the listener closes. (env AUTODIFFD_DRAIN_DELAY; default 0)")
+    var drainDelay: String?
+    @Option(
+        help: ArgumentHelp(
+            "Seconds the whole drain after SIGTERM may take; then running calls answer 503. "
+                + "(env AUTODIFFD_SHUTDOWN_GRACE; default 25)"))
+    var shutdownGrace: String?
     @Option(help: "text, or json for one JSON object per line. (env AUTODIFFD_LOG_FORMAT; default text)")
     var logFormat: String?
 
@@ -68,12 +80,17 @@ struct AutodiffCommand: AsyncParsableCommand {
         if let value = try check(maxElements, "max-elements", { $0 > 0 }) { configuration.limits.maxElements = value }
         if let value = try check(maxBytes, "max-bytes", { $0 > 0 }) { configuration.limits.maxBytes = value }
         if let value = try check(maxWork, "max-work", { $0 > 0 }) { configuration.limits.maxWork = value }
-        if let text = requestTimeout {
-            guard let timeout = ServiceConfiguration.seconds(text) else {
-                throw ValidationError("invalid value \(text) for --request-timeout: give seconds, e.g. 30 or 0.5")
-            }
-            configuration.requestTimeout = timeout
+        func seconds(_ text: String?, _ flag: String, zero: Bool = false) throws -> Duration? {
+            guard let text else { return nil }
+            guard let value = zero ? ServiceConfiguration.secondsOrZero(text) : ServiceConfiguration.seconds(text)
+            else { throw ValidationError("invalid value \(text) for --\(flag): give seconds, e.g. 30 or 0.5") }
+            return value
         }
+        if let value = try seconds(requestTimeout, "request-timeout") { configuration.requestTimeout = value }
+        if let value = try seconds(bodyTimeout, "body-timeout") { configuration.bodyTimeout = value }
+        if let value = try seconds(idleTimeout, "idle-timeout") { configuration.idleTimeout = value }
+        if let value = try seconds(drainDelay, "drain-delay", zero: true) { configuration.drainDelay = value }
+        if let value = try seconds(shutdownGrace, "shutdown-grace") { configuration.shutdownGrace = value }
         if let value = try check(graphCacheSize, "graph-cache-size", { $0 > 0 }) {
             configuration.graphCacheSize = value
         }

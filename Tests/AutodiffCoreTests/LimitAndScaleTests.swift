@@ -225,7 +225,7 @@ struct LimitAndScaleTests {
         let error = #expect(throws: AutodiffError.self) {
             _ = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: Self.chainLimits)
         }
-        #expect(error?.code == "cycle")
+        #expect(error?.code == .cycle)
         #expect(error?.node?.hasPrefix("n") == true)
     }
 }

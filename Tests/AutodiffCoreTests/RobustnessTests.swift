@@ -81,7 +81,7 @@ struct RobustnessTests {
         do {
             try body()
         } catch let error as AutodiffError {
-            #expect(error.code != "internal", "iteration \(iteration), \(what): \(error)")
+            #expect(error.code != .internal, "iteration \(iteration), \(what): \(error)")
             #expect(!error.message.isEmpty)
         } catch {
             Issue.record("iteration \(iteration), \(what): not an AutodiffError: \(error)")

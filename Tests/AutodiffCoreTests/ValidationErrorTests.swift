@@ -49,7 +49,7 @@ struct ValidationErrorTests {
                 inputs: ["x"], node("h", .exp, "x"), node("c1", .add, "h", "c2"), node("c2", .mul, "c1", "2"),
                 node("y", .sum, "c2"))
         }
-        #expect(error?.code == "cycle")
+        #expect(error?.code == .cycle)
         #expect(["c1", "c2"].contains(error?.node ?? ""), "cycle names \(error?.node ?? "nil")")
     }
 

@@ -1,5 +1,6 @@
 import AutodiffCore
 import CoreMetrics
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Testing
@@ -307,7 +308,7 @@ import Testing
         for (error, request, status, code) in cases {
             let mapped = middleware.map(error, request: request)
             #expect(mapped.status == status, "\(error)")
-            #expect(mapped.code == code, "\(error)")
+            #expect(mapped.code.rawValue == code, "\(error)")
         }
     }
 
@@ -322,6 +323,32 @@ import Testing
     func coreErrorsMapToContractStatuses(error: AutodiffError, status: HTTPResponse.Status) {
         let mapped = APIError(error)
         #expect(mapped.status == status)
-        #expect(mapped.code == (status == .internalServerError ? "internal" : error.code))
+        #expect(mapped.code == error.code)
+    }
+
+    /// The contract's table (CONTRACT.md, "Errors"), written out independently of `ErrorCode.status`.
+    static let contractStatuses: [String: Int] = [
+        "invalid_json": 400, "invalid_request": 400, "unauthorized": 401, "graph_not_found": 404, "not_found": 404,
+        "method_not_allowed": 405, "payload_too_large": 413, "limit_exceeded": 413, "unknown_op": 422,
+        "unknown_name": 422, "duplicate_name": 422, "cycle": 422, "arity": 422, "invalid_attribute": 422,
+        "shape_mismatch": 422, "seed_required": 422, "seed_shape_mismatch": 422, "unconnected_input": 422,
+        "overloaded": 503, "shutting_down": 503, "deadline_exceeded": 504, "internal": 500,
+        // Additions to the contract's codes, each documented in docs/API.md.
+        "renderer_unavailable": 501,
+    ]
+
+    @Test func everyErrorCodeHasTheContractStatusAndIsDocumented() throws {
+        #expect(Set(ErrorCode.allCases.map(\.rawValue)) == Set(Self.contractStatuses.keys))
+        let apiDocument = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("docs/API.md"), encoding: .utf8)
+        for code in ErrorCode.allCases {
+            #expect(code.status.code == Self.contractStatuses[code.rawValue], "\(code)")
+            #expect(APIError(code: code, message: "m").response().status == code.status)
+            let documented = apiDocument.split(separator: "\n").contains {
+                $0.hasPrefix("| \(code.status.code) |") && $0.contains("`\(code.rawValue)`")
+            }
+            #expect(documented, "docs/API.md's error table has no \(code.status.code) row for \(code.rawValue)")
+        }
     }
 }

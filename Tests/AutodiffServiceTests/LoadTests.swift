@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 
@@ -102,6 +103,53 @@ import Testing
             #expect(try await call.value == 3)
         }
         #expect(try await pool.admit { 7 } == 7)
+    }
+
+    @Test func jobCancelledWhileWaitingNeverRuns() async throws {
+        let pool = WorkerPool(workers: 1, queueDepth: 1)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = try await occupy(pool, until: release)
+        let ran = PeakCounter()
+        let waiting = Task { try await pool.run { ran.enter() } }
+        try await waitUntil { pool.load.waiting == 1 }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(pool.load.waiting == 0)
+        release.signal()
+        try await blocker.value
+        // One worker runs jobs in arrival order: once a later job has run, the dropped one would have.
+        #expect(try await pool.run { 1 } == 1)
+        #expect(ran.maximum == 0)
+    }
+
+    @Test func stopAnswersEveryWaitingAndRunningJobAtOnce() async throws {
+        let pool = WorkerPool(workers: 1, queueDepth: 1)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = try await occupy(pool, until: release)
+        let waiting = Task { try await pool.run { 2 } }
+        try await waitUntil { pool.load.waiting == 1 }
+        pool.stop()
+        await #expect(throws: WorkerPool.Stopped.self) { try await blocker.value }
+        await #expect(throws: WorkerPool.Stopped.self) { try await waiting.value }
+        await #expect(throws: WorkerPool.Stopped.self) { try await pool.run { 3 } }
+        release.signal()
+    }
+
+    @Test func workersRunAtLowerPriority() async throws {
+        let pool = WorkerPool(workers: 1, queueDepth: 0, niceness: 7)
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        let nice = try await pool.run { getpriority(which, 0) }
+        #expect(nice == getpriority(which, 0) + 7 || nice == 19)
+    }
+
+    @Test func uploadBudgetRefusesBytesPastItsLimitAndTakesThemBack() {
+        let budget = ByteBudget(limit: 10)
+        #expect(budget.reserve(6))
+        #expect(!budget.reserve(5))
+        #expect(budget.reserve(4))
+        budget.release(6)
+        #expect(budget.reserve(6))
+        #expect(!budget.reserve(1))
     }
 
     @Test func poolNeverRunsMoreThanItsWorkers() async throws {

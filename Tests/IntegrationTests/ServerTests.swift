@@ -46,7 +46,10 @@ import Testing
     }
 
     @Test func sigtermDrainsInFlightWorkThenExitsCleanly() throws {
-        let server = try ServerProcess(arguments: ["--workers", "1"])
+        // The grace is long: this call must finish, however slow the machine (the grace has its own test).
+        let server = try ServerProcess(arguments: [
+            "--workers", "1", "--shutdown-grace", "600", "--request-timeout", "600",
+        ])
         // x = J/n (all entries 1/n) is idempotent under matmul, so s = Σ x⁷ = n; with n = 300 the
         // six products keep a debug build busy for a few seconds.
         let n = 300

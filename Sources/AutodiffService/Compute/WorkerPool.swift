@@ -1,98 +1,199 @@
 import Dispatch
+import Foundation
 import Synchronization
 
-/// A bounded pool of Dispatch workers for CPU-bound work, with admission control in front.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bounded pool of worker threads for CPU-bound work, with admission control in front.
 ///
-/// At most `workers` jobs run at once, on a private concurrent Dispatch queue: never on a NIO event
-/// loop and never on a Swift-concurrency cooperative thread. A call is *admitted* before it does any
-/// work; at most `workers + queueDepth` calls are admitted at once, and past that `admit` fails at
-/// once with `WorkerPool.Full`, which the service answers with `503 overloaded` and `Retry-After`.
-/// An admitted call may run several jobs in turn (parse, then compute) and is never refused between
-/// them, so no work is thrown away half done. Callers suspend on a continuation while a job runs.
+/// At most `workers` jobs run at once, each on one of the pool's own threads: never on a NIO event
+/// loop and never on a Swift-concurrency cooperative thread. The threads may run at a lower scheduling
+/// priority (`nice` +`niceness`; the server uses +10), so event loops and probes get the CPU first
+/// when every worker is busy. A call is *admitted* before it does any work; at most `workers + queueDepth` calls are
+/// admitted at once, and past that `admit` fails at once with `WorkerPool.Full`, which the service
+/// answers with `503 overloaded` and `Retry-After`. An admitted call may run several jobs in turn
+/// (parse, then compute) and is never refused between them, so no work is thrown away half done.
+///
+/// Callers suspend on a continuation while a job waits or runs. A caller whose task is cancelled
+/// while its job still waits (its client went away) drops the job: it never runs. `stop()` ends
+/// every wait at once with `Stopped` (the drain's last step); jobs already running finish on
+/// their threads, and their results are dropped.
 public final class WorkerPool: Sendable {
     /// Every worker is busy and the wait queue is full.
     public struct Full: Error, Equatable {}
+    /// The pool was stopped; the job did not run, or its result came too late.
+    public struct Stopped: Error, Equatable {}
 
     public let workers: Int
     public let queueDepth: Int
+    private let jobs: JobQueue
 
-    private struct State {
-        var admitted = 0
-        var running = 0
-        var waiting: [@Sendable () -> Void] = []
-        var head = 0
-
-        var waitingCount: Int { waiting.count - head }
-
-        mutating func dequeue() -> (@Sendable () -> Void)? {
-            guard head < waiting.count else { return nil }
-            let job = waiting[head]
-            head += 1
-            if head > 64, head * 2 > waiting.count {
-                waiting.removeFirst(head)
-                head = 0
-            }
-            return job
+    public init(workers: Int, queueDepth: Int, niceness: Int32 = 0) {
+        self.workers = max(1, workers)
+        self.queueDepth = max(0, queueDepth)
+        jobs = JobQueue()
+        for index in 0..<self.workers {
+            let thread = Thread { [jobs] in jobs.serve(niceness: niceness) }
+            thread.name = "autodiffd-w\(index)"  // Linux keeps 15 characters
+            thread.stackSize = 8 << 20
+            thread.start()
         }
     }
 
-    private let state = Mutex(State())
-    private let queue = DispatchQueue(label: "autodiffd.workers", attributes: .concurrent)
-
-    public init(workers: Int, queueDepth: Int) {
-        self.workers = max(1, workers)
-        self.queueDepth = max(0, queueDepth)
+    deinit {
+        jobs.close(threads: workers)
     }
 
     /// Jobs running now and jobs waiting for a worker.
     public var load: (running: Int, waiting: Int) {
-        state.withLock { ($0.running, $0.waitingCount) }
+        jobs.state.withLock { ($0.running, $0.waiting.count) }
     }
 
     /// Runs `call` if fewer than `workers + queueDepth` calls are admitted, else throws `Full` at once.
     public func admit<T>(_ call: () async throws -> T) async throws -> T {
         let capacity = workers + queueDepth
-        let admitted = state.withLock { state -> Bool in
+        let admitted = jobs.state.withLock { state -> Bool in
             guard state.admitted < capacity else { return false }
             state.admitted += 1
             return true
         }
         guard admitted else { throw Full() }
-        defer { state.withLock { $0.admitted -= 1 } }
+        defer { jobs.state.withLock { $0.admitted -= 1 } }
         return try await call()
     }
 
     /// Runs `work` on a worker, waiting for one if all are busy, and returns its result.
     /// Its wait is bounded by admission: each admitted call has at most one job here at a time.
+    /// Throws `CancellationError` if the task is cancelled before the job starts, `Stopped` after `stop()`.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let job: @Sendable () -> Void = {
-                continuation.resume(with: Result { try work() })
-            }
-            let startNow = state.withLock { state -> Bool in
-                if state.running < workers {
-                    state.running += 1
-                    return true
+        let ticket = jobs.state.withLock { state in
+            state.nextTicket += 1
+            return state.nextTicket
+        }
+        defer { jobs.state.withLock { _ = $0.cancelledEarly.remove(ticket) } }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                let reply = Reply(continuation)
+                let job: @Sendable () -> Void = { [jobs] in
+                    reply.resume(Result { try work() })
+                    jobs.state.withLock { _ = $0.pending.removeValue(forKey: ticket) }
                 }
-                state.waiting.append(job)
-                return false
+                let refusal = jobs.state.withLock { state -> (any Error)? in
+                    if state.stopped { return Stopped() }
+                    if state.cancelledEarly.contains(ticket) { return CancellationError() }
+                    state.pending[ticket] = { reply.resume(.failure($0)) }
+                    state.waiting[ticket] = job
+                    state.order.append(ticket)
+                    return nil
+                }
+                if let refusal {
+                    reply.resume(.failure(refusal))
+                } else {
+                    jobs.available.signal()
+                }
             }
-            if startNow { start(job) }
+        } onCancel: {
+            // A waiting job is dropped; a running one finishes (a kernel cannot be interrupted).
+            let dropped = jobs.state.withLock { state -> (@Sendable (any Error) -> Void)? in
+                if state.waiting.removeValue(forKey: ticket) != nil { return state.pending.removeValue(forKey: ticket) }
+                if state.pending[ticket] == nil { state.cancelledEarly.insert(ticket) }
+                return nil
+            }
+            dropped?(CancellationError())
         }
     }
 
-    /// Runs `job`, then the next waiting job on the same worker slot, until none waits.
-    private func start(_ job: @escaping @Sendable () -> Void) {
-        queue.async { [self] in
-            var next: (@Sendable () -> Void)? = job
-            while let current = next {
-                current()
-                next = state.withLock { state in
-                    if let queued = state.dequeue() { return queued }
-                    state.running -= 1
-                    return nil
-                }
-            }
+    /// Ends every waiting and running job's wait with `Stopped`, and refuses new jobs.
+    public func stop() {
+        let waiters = jobs.state.withLock { state in
+            state.stopped = true
+            state.waiting.removeAll()
+            state.order.removeAll()
+            state.head = 0
+            defer { state.pending.removeAll() }
+            return Array(state.pending.values)
         }
+        for fail in waiters { fail(Stopped()) }
+    }
+}
+
+/// Resumes a continuation once: with the job's result, or earlier with an error (cancelled, stopped).
+private final class Reply<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        let continuation = self.continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }
+        continuation?.resume(with: result)
+    }
+}
+
+/// The jobs waiting for a worker, shared by the pool and its threads.
+private final class JobQueue: Sendable {
+    struct State {
+        var admitted = 0
+        var running = 0
+        var nextTicket = 0
+        /// Jobs not yet started, by ticket, and their tickets in arrival order (dropped ones skipped).
+        var waiting: [Int: @Sendable () -> Void] = [:]
+        var order: [Int] = []
+        var head = 0
+        /// How to end each waiting or running job's wait early.
+        var pending: [Int: @Sendable (any Error) -> Void] = [:]
+        /// Tickets whose task was cancelled before their job was queued.
+        var cancelledEarly: Set<Int> = []
+        var stopped = false
+        var closed = false
+
+        mutating func dequeue() -> (@Sendable () -> Void)? {
+            while head < order.count {
+                let ticket = order[head]
+                head += 1
+                if head > 64, head * 2 > order.count {
+                    order.removeFirst(head)
+                    head = 0
+                }
+                if let job = waiting.removeValue(forKey: ticket) { return job }
+            }
+            return nil
+        }
+    }
+
+    let state = Mutex(State())
+    /// Signalled once per queued job (and once per thread on close).
+    let available = DispatchSemaphore(value: 0)
+
+    /// A worker thread's loop: take the oldest waiting job, run it, repeat until the pool goes away.
+    func serve(niceness: Int32) {
+        #if canImport(Glibc)
+        // On Linux the nice value is per thread; 0 names the calling thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
+        #endif
+        while true {
+            available.wait()
+            let next = state.withLock { state -> (job: (@Sendable () -> Void)?, closed: Bool) in
+                if state.closed { return (nil, true) }
+                let job = state.dequeue()
+                if job != nil { state.running += 1 }
+                return (job, false)
+            }
+            if next.closed { return }
+            guard let job = next.job else { continue }  // its caller went away
+            job()
+            state.withLock { $0.running -= 1 }
+        }
+    }
+
+    func close(threads: Int) {
+        state.withLock { $0.closed = true }
+        for _ in 0..<threads { available.signal() }
     }
 }

@@ -9,7 +9,9 @@ extension AutodiffAPI {
     /// `POST /v1/explain[?format=svg]`: the body of `/v1/backward`, answered with a picture of the call (see
     /// `ExplainDOT`). Admitted, bounded and timed like the compute endpoints; `svg` runs Graphviz's `dot`
     /// on a worker until the call's deadline, and is `501 renderer_unavailable` where `dot` is not installed.
-    func explain(_ request: Request) async throws -> Response {
+    func explain(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        let body = try await collect(request, deadline: deadline)
         guard readiness.isAccepting else { throw APIError.shuttingDown }
         let svg: Bool
         switch request.uri.queryParameters["format"] {
@@ -18,12 +20,12 @@ extension AutodiffAPI {
         case let other?:
             throw AutodiffError.invalidRequest("format=\(other) is not a format; use dot (the default) or svg")
         }
-        let deadline = ContinuousClock.now + configuration.requestTimeout
-        return try await admitted { try await explain(request, svg: svg, deadline: deadline) }
+        return try await whileClientWaits(context) {
+            try await admitted { try await explain(body, svg: svg, deadline: deadline) }
+        }
     }
 
-    private func explain(_ request: Request, svg: Bool, deadline: Deadline) async throws -> Response {
-        let body = try await collect(request, deadline: deadline)
+    private func explain(_ body: [UInt8], svg: Bool, deadline: Deadline) async throws -> Response {
         let limits = configuration.limits
         let (call, backward) = try await work(deadline: deadline) { () throws -> (CallRequest, BackwardComputation) in
             let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
@@ -33,7 +35,7 @@ extension AutodiffAPI {
         switch call.graph {
         case .inline(let inline): graph = inline
         case .registered(let id):
-            guard let registered = await graphs.graph(id) else { throw APIError.graphNotFound(id) }
+            guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
             graph = registered.graph
         }
         let dot = try await work(deadline: deadline) { () throws -> String in
@@ -45,12 +47,11 @@ extension AutodiffAPI {
                 return try Graphviz.svg(dot, timeout: deadline - ContinuousClock.now)
             } catch Graphviz.Failure.notInstalled {
                 throw APIError(
-                    status: .notImplemented, code: "renderer_unavailable",
+                    code: .rendererUnavailable,
                     message: "format=svg needs Graphviz's dot, which is not installed on this server; "
                         + "ask for the DOT (no format) and render it with dot -Tsvg yourself")
             } catch Graphviz.Failure.failed(let detail) {
-                throw APIError(
-                    status: .internalServerError, code: "internal", message: "rendering the SVG failed: \(detail)")
+                throw APIError(code: .internal, message: "rendering the SVG failed: \(detail)")
             }
         }
         return Self.rendered(image, contentType: Self.svgContentType)

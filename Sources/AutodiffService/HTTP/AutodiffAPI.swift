@@ -1,9 +1,14 @@
 import AutodiffCore
 import Hummingbird
 import Logging
+import Synchronization
 
-/// The request handlers. Each compute call goes: collect the body (bounded) → one worker job that
-/// parses, validates, looks up a registered graph, runs the core and renders the response bytes.
+/// The request handlers. Each compute call goes: collect the body (bounded in size and time) → take an
+/// admission slot → one worker job that parses, validates, looks up a registered graph, runs the core
+/// and renders the response bytes.
+///
+/// The body is read *before* admission, so clients that upload slowly hold a connection but never a
+/// slot: they cannot make everyone else's calls `503 overloaded`.
 struct AutodiffAPI: Sendable {
     let configuration: ServiceConfiguration
     let pool: WorkerPool
@@ -13,6 +18,8 @@ struct AutodiffAPI: Sendable {
     let opsCatalog: [UInt8]
 
     let metrics: ServiceMetrics
+    /// Bytes of request bodies being received, bounded because bodies are read before admission.
+    let uploads: ByteBudget
 
     init(configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool, metrics: ServiceMetrics) {
         self.configuration = configuration
@@ -22,21 +29,29 @@ struct AutodiffAPI: Sendable {
         self.graphs = GraphCache(capacity: configuration.graphCacheSize, maxBytes: configuration.graphCacheBytes)
         self.readiness = readiness
         self.opsCatalog = (try? OpsCatalog.document.serialized()) ?? []
+        // As many bodies of the largest size as calls can be admitted, however they are spread.
+        let (budget, overflow) = (pool.workers + pool.queueDepth).multipliedReportingOverflow(
+            by: configuration.maxBodyBytes)
+        self.uploads = ByteBudget(limit: overflow ? .max : budget)
     }
 
     // MARK: Compute endpoints
 
     /// `POST /v1/forward`, `/v1/backward`, `/v1/jacobian`, `/v1/jvp`, `/v1/hvp`.
-    func compute<C: Computation>(_ computation: C.Type, _ request: Request) async throws -> Response {
-        guard readiness.isAccepting else { throw APIError.shuttingDown }
+    func compute<C: Computation>(
+        _ computation: C.Type, _ request: Request, _ context: ServiceRequestContext
+    ) async throws -> Response {
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        return try await admitted { try await compute(C.self, request, deadline: deadline) }
+        let body = try await collect(request, deadline: deadline)
+        guard readiness.isAccepting else { throw APIError.shuttingDown }
+        return try await whileClientWaits(context) {
+            try await admitted { try await compute(C.self, body, deadline: deadline) }
+        }
     }
 
     private func compute<C: Computation>(
-        _ computation: C.Type, _ request: Request, deadline: Deadline
+        _ computation: C.Type, _ body: [UInt8], deadline: Deadline
     ) async throws -> Response {
-        let body = try await collect(request, deadline: deadline)
         let limits = configuration.limits
         let graphs = self.graphs
         // One worker job does everything after the body arrives, so the call hops event loop →
@@ -59,14 +74,16 @@ struct AutodiffAPI: Sendable {
     // MARK: Registered graphs
 
     /// `POST /v1/graphs {"graph": {…}}` → 201 `{"graph_id", "inputs", "nodes"}`.
-    func register(_ request: Request) async throws -> Response {
-        guard readiness.isAccepting else { throw APIError.shuttingDown }
+    func register(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        return try await admitted { try await register(request, deadline: deadline) }
+        let body = try await collect(request, deadline: deadline)
+        guard readiness.isAccepting else { throw APIError.shuttingDown }
+        return try await whileClientWaits(context) {
+            try await admitted { try await register(body, deadline: deadline) }
+        }
     }
 
-    private func register(_ request: Request, deadline: Deadline) async throws -> Response {
-        let body = try await collect(request, deadline: deadline)
+    private func register(_ body: [UInt8], deadline: Deadline) async throws -> Response {
         let limits = configuration.limits
         let graphs = self.graphs
         let (id, reply) = try await work(deadline: deadline) {
@@ -138,22 +155,29 @@ struct AutodiffAPI: Sendable {
     ///
     /// An oversized body is still read to its end (and dropped) before the answer goes out: many
     /// clients send the whole body before they read a response, and would wait forever on a server
-    /// that stopped reading. A body still arriving at the deadline ends the call with
-    /// `504 deadline_exceeded` (`413` if it was already known to be too large), so a slow sender
-    /// cannot hold an admitted slot past `--request-timeout`.
-    func collect(_ request: Request, deadline: Deadline) async throws -> [UInt8] {
-        let limit = configuration.maxBodyBytes
+    /// that stopped reading. A body still arriving after `--body-timeout` (or at the call's deadline,
+    /// if sooner) ends the call with `504 deadline_exceeded` (`413` if it was already known to be too
+    /// large); it never held an admission slot. The bytes of all bodies being received at once are
+    /// bounded by `uploads`: past it, `503 overloaded`.
+    func collect(_ request: Request, deadline callDeadline: Deadline) async throws -> [UInt8] {
+        let deadline = min(callDeadline, ContinuousClock.now + configuration.bodyTimeout)
+        let (limit, uploads, retryAfter) = (configuration.maxBodyBytes, uploads, configuration.retryAfterSeconds)
         let declaredTooLarge = request.headers[.contentLength].flatMap(Int.init).map { $0 > limit } ?? false
         return try await withThrowingTaskGroup(of: [UInt8].self) { group in
             group.addTask {
                 var bytes: [UInt8] = []
                 var tooLarge = declaredTooLarge
+                defer { uploads.release(bytes.count) }
                 for try await chunk in request.body {
                     if tooLarge { continue }
                     guard bytes.count + chunk.readableBytes <= limit else {
                         tooLarge = true
+                        uploads.release(bytes.count)
                         bytes = []
                         continue
+                    }
+                    guard uploads.reserve(chunk.readableBytes) else {
+                        throw APIError.overloaded(retryAfterSeconds: retryAfter)
                     }
                     bytes.append(contentsOf: chunk.readableBytesView)
                 }
@@ -163,7 +187,8 @@ struct AutodiffAPI: Sendable {
             group.addTask {
                 try await Task.sleep(until: deadline, clock: .continuous)
                 if declaredTooLarge { throw APIError.payloadTooLarge(limit: limit) }
-                throw AutodiffError.deadlineExceeded("the request body was still arriving at its deadline")
+                throw AutodiffError.deadlineExceeded(
+                    "the request body was still arriving at its deadline (--body-timeout, --request-timeout)")
             }
             defer { group.cancelAll() }
             guard let body = try await group.next() else { throw APIError.internal("no body and no timeout") }
@@ -180,16 +205,33 @@ struct AutodiffAPI: Sendable {
         }
     }
 
-    /// Runs `body` on a worker; a job that waited past its deadline is `504 deadline_exceeded`.
+    /// Runs `call`, cancelling it when the client closes its connection: a job still waiting for a
+    /// worker is then dropped, never computed for nobody.
+    func whileClientWaits(
+        _ context: ServiceRequestContext, _ call: @escaping @Sendable () async throws -> Response
+    ) async throws -> Response {
+        guard let presence = await context.clientPresence else { return try await call() }
+        let task = Task { try await call() }
+        let token = presence.whenGone { task.cancel() }
+        defer { presence.forget(token) }
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    }
+
+    /// Runs `body` on a worker; a job that waited past its deadline is `504 deadline_exceeded`, one
+    /// still unfinished when the shutdown grace ends is `503 shutting_down`.
     func work<T: Sendable>(
         deadline: Deadline, _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
-        try await pool.run {
-            guard ContinuousClock.now < deadline else {
-                throw AutodiffError.deadlineExceeded(
-                    "the request waited for a worker past its deadline (--request-timeout)")
+        do {
+            return try await pool.run {
+                guard ContinuousClock.now < deadline else {
+                    throw AutodiffError.deadlineExceeded(
+                        "the request waited for a worker past its deadline (--request-timeout)")
+                }
+                return try body()
             }
-            return try body()
+        } catch is WorkerPool.Stopped {
+            throw APIError.shuttingDown
         }
     }
 
@@ -212,5 +254,30 @@ struct AutodiffAPI: Sendable {
 
     static func json(_ buffer: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    }
+}
+
+/// A bound on bytes held at once by concurrent holders, without waiting: `reserve` says no instead.
+final class ByteBudget: Sendable {
+    let limit: Int
+    private let used = Atomic<Int>(0)
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func reserve(_ count: Int) -> Bool {
+        var current = used.load(ordering: .relaxed)
+        while true {
+            guard count <= limit - current else { return false }
+            let (exchanged, original) = used.compareExchange(
+                expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func release(_ count: Int) {
+        used.subtract(count, ordering: .relaxed)
     }
 }

@@ -21,13 +21,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let apiError = map(error, request: request)
+            if error is CancellationError {
+                // The client closed its connection; nobody reads this answer, and it is no error of ours.
+                context.logger.debug("client went away", metadata: ["path": "\(request.uri.path)"])
+                return apiError.response()
+            }
             if apiError.status == .internalServerError {
                 context.logger.error(
                     "request failed unexpectedly",
                     metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
             }
             metrics.recordError(code: apiError.code)
-            if apiError.isRaisedBeforeTheBody {
+            if apiError.code.isRaisedBeforeTheBody {
                 await Self.drain(request.body, within: drainTimeout)
             }
             response = apiError.response()
@@ -63,6 +68,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error
         case let error as AutodiffError:
             return APIError(error)
+        case is CancellationError:
+            return APIError(code: .invalidRequest, message: "the client closed its connection before the answer")
         case let error as any HTTPResponseError where error.status == .notFound:
             let methods = routes.methods(at: request.uri.path)
             if methods.isEmpty { return .notFound(request.uri.path) }
@@ -72,7 +79,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as any HTTPResponseError where error.status.kind == .clientError:
             // Refusals from the HTTP layer itself are the client's doing, so never a 500.
             return APIError(
-                status: .badRequest, code: "invalid_request",
+                code: .invalidRequest,
                 message: "the HTTP request was refused: \(error.status.code) \(error.status.reasonPhrase)")
         default:
             return .internal("unexpected \(type(of: error))")
@@ -82,6 +89,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// When API keys are configured, `/v1/*` needs `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 /// Probes (`/healthz`, `/readyz`) stay open.
+///
+/// Whether a request needs a key is decided by the route the router matched, not by the raw path:
+/// the router drops empty segments, so `//v1/forward` and `/v1//forward` reach the `/v1/forward`
+/// handler and must be held to its rule. A request that matched no route is judged by its path split
+/// the router's way, so an unknown `/v1/…` path is still `401` without a key. Spellings the router
+/// does not match (`/./v1/…`, `/v1/../v1/…`, `/%761/…`) reach no handler at all: they are `404`.
 ///
 /// Keys are compared as SHA-256 digests, every configured key each time and without early exit, so
 /// the time an answer takes says nothing about how much of a key was right.
@@ -106,7 +119,9 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        guard request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
+        guard Self.needsKey(route: context.endpointPath, path: request.uri.path) else {
+            return try await next(request, context)
+        }
         let bearer = request.headers[.authorization].flatMap { header -> String? in
             header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)) : nil
         }
@@ -114,13 +129,9 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let presented, accepts(presented) else { throw APIError.unauthorized }
         return try await next(request, context)
     }
-}
 
-extension APIError {
-    /// Errors raised before a handler reads the request body. That body is read and dropped before
-    /// the answer goes out: many clients send the whole body before reading a response, and the
-    /// connection is closed unread once a response ends before its request does.
-    var isRaisedBeforeTheBody: Bool {
-        ["not_found", "method_not_allowed", "unauthorized", "overloaded", "shutting_down"].contains(code)
+    /// Whether `route` (the matched route's path, nil when none matched) or else `path` is under `/v1`.
+    static func needsKey(route: String?, path: String) -> Bool {
+        (route ?? path).split(separator: "/", omittingEmptySubsequences: true).first == "v1"
     }
 }

@@ -3,8 +3,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Whether the process takes new work. It stops when graceful shutdown begins (SIGTERM/SIGINT):
-/// `/readyz` then answers 503 and new compute calls answer `503 shutting_down`, while calls
-/// already in flight finish.
+/// `/readyz` then answers 503 and new calls answer `503 shutting_down`, while calls already
+/// admitted finish (see `ReadinessService` for the whole drain).
 public final class Readiness: Sendable {
     private let draining = Atomic<Bool>(false)
 
@@ -17,16 +17,33 @@ public final class Readiness: Sendable {
     }
 }
 
-/// Flips `Readiness` when the service group starts its graceful shutdown.
+/// Runs the drain when the service group starts its graceful shutdown (SIGTERM/SIGINT):
+///
+/// 1. `Readiness` flips at once: `/readyz` answers 503 and new calls `503 shutting_down`;
+/// 2. after `drainDelay` this service returns, and the group then shuts the HTTP application down:
+///    the listener closes, idle connections close, in-flight calls finish and their answers are
+///    written completely before each connection closes;
+/// 3. `grace` after the signal, calls still waiting for or running on a worker are answered
+///    `503 shutting_down` (`WorkerPool.stop()`), so the drain ends within the grace.
 ///
 /// Listed after the HTTP application in the service group, so it is told first (a group shuts
-/// its services down in reverse order): readiness goes 503 before the listener closes and drains.
+/// its services down in reverse order, one after the other): readiness goes 503 before the
+/// listener closes, and stays 503 for `drainDelay`, long enough for a load balancer to notice.
 public struct ReadinessService: Service, CustomStringConvertible {
     let readiness: Readiness
+    let pool: WorkerPool?
+    let drainDelay: Duration
+    let grace: Duration
     let logger: Logger
 
-    public init(readiness: Readiness, logger: Logger) {
+    public init(
+        readiness: Readiness, pool: WorkerPool? = nil, drainDelay: Duration = .zero, grace: Duration = .seconds(25),
+        logger: Logger
+    ) {
         self.readiness = readiness
+        self.pool = pool
+        self.drainDelay = drainDelay
+        self.grace = grace
         self.logger = logger
     }
 
@@ -35,6 +52,25 @@ public struct ReadinessService: Service, CustomStringConvertible {
     public func run() async throws {
         try? await gracefulShutdown()
         readiness.beginDraining()
-        logger.info("draining: readiness is now 503, in-flight requests finish")
+        logger.info(
+            "draining: readiness is now 503, in-flight requests finish",
+            metadata: ["drain_delay": "\(drainDelay)", "shutdown_grace": "\(grace)"])
+        if let pool {
+            let (grace, logger) = (grace, logger)
+            // Outlives this service on purpose: it bounds the rest of the drain, which runs after it returns.
+            Task.detached {
+                try? await Task.sleep(for: grace)
+                let load = pool.load
+                if load.running + load.waiting > 0 {
+                    logger.warning(
+                        "shutdown grace is over: calls still computing answer 503 shutting_down",
+                        metadata: ["running": "\(load.running)", "queued": "\(load.waiting)"])
+                }
+                pool.stop()
+            }
+        }
+        // Not cancelled by the shutdown itself; a second signal's cancellation ends the wait early.
+        try? await Task.sleep(for: drainDelay)
+        logger.info("draining: closing the listener")
     }
 }

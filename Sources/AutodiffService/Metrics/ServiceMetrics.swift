@@ -20,26 +20,18 @@ struct ServiceMetrics: Sendable {
     let busyWorkers: CoreMetrics.Gauge
     let queuedJobs: CoreMetrics.Gauge
     let registeredGraphs: CoreMetrics.Gauge
-    private let errors: [String: CoreMetrics.Counter]
+    private let errors: [ErrorCode: CoreMetrics.Counter]
     let engineInfo: CoreMetrics.Gauge
-
-    /// Every code the service can answer with, so each counter exists from the start.
-    static let errorCodes = [
-        "invalid_json", "invalid_request", "unauthorized", "not_found", "graph_not_found", "method_not_allowed",
-        "payload_too_large", "limit_exceeded", "unknown_op", "unknown_name", "duplicate_name", "cycle", "arity",
-        "invalid_attribute", "shape_mismatch", "seed_required", "seed_shape_mismatch", "unconnected_input",
-        "overloaded", "shutting_down", "deadline_exceeded", "internal",
-    ]
 
     init(factory: any MetricsFactory) {
         workers = CoreMetrics.Gauge(label: "autodiffd_workers", factory: factory)
         busyWorkers = CoreMetrics.Gauge(label: "autodiffd_workers_busy", factory: factory)
         queuedJobs = CoreMetrics.Gauge(label: "autodiffd_jobs_queued", factory: factory)
         registeredGraphs = CoreMetrics.Gauge(label: "autodiffd_graphs_registered", factory: factory)
-        var errors: [String: CoreMetrics.Counter] = [:]
-        for code in Self.errorCodes {
+        var errors: [ErrorCode: CoreMetrics.Counter] = [:]
+        for code in ErrorCode.allCases {
             errors[code] = CoreMetrics.Counter(
-                label: "autodiffd_errors_total", dimensions: [("code", code)], factory: factory)
+                label: "autodiffd_errors_total", dimensions: [("code", code.rawValue)], factory: factory)
         }
         self.errors = errors
         engineInfo = CoreMetrics.Gauge(
@@ -49,9 +41,9 @@ struct ServiceMetrics: Sendable {
         engineInfo.record(1)
     }
 
-    /// Counts an error response; a code outside the contract's list counts as `internal`.
-    func recordError(code: String) {
-        (errors[code] ?? errors["internal"])?.increment()
+    /// Counts an error response.
+    func recordError(code: ErrorCode) {
+        errors[code]?.increment()
     }
 }
 

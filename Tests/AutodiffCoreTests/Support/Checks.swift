@@ -55,7 +55,7 @@ func expectError(
             "expected error \(codes.joined(separator: " or ")), but nothing was thrown",
             sourceLocation: sourceLocation)
     } catch let error as AutodiffError {
-        #expect(codes.contains(error.code), "got \(error)", sourceLocation: sourceLocation)
+        #expect(codes.contains(error.code.rawValue), "got \(error)", sourceLocation: sourceLocation)
         if let node {
             #expect(
                 error.node == node, "error names \(error.node ?? "nil"), expected \(node): \(error)",

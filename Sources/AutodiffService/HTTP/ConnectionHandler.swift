@@ -1,0 +1,149 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// Per-connection duties Hummingbird leaves to the application, in the channel pipeline between
+/// the HTTP codec and Hummingbird's connection-state handler:
+///
+/// - **`Expect: 100-continue`** is answered with `100 Continue` as soon as the request head
+///   arrives, so clients that wait for it (curl does, for bodies over 1 MB) send their body at once
+///   instead of after their own timeout.
+/// - **A close waits for the answer to be written.** When a connection is closed after its last
+///   response (graceful shutdown closes every connection once its response ends), the close is held
+///   until every write before it has reached the socket, bounded by `flushTimeout`. Without this a
+///   large answer still in the channel's buffer is discarded and the client sees a truncated body.
+/// - **The client's departure is announced** (`ClientPresence`): when the peer closes its side of the
+///   connection, calls still waiting for a worker are dropped instead of computed for nobody.
+final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    /// How long a close may wait for earlier writes (a client that stopped reading loses its answer).
+    static let flushTimeout = TimeAmount.seconds(10)
+
+    let presence = ClientPresence()
+    private var unfinishedWrites = 0
+    private var heldClose: EventLoopPromise<Void>?
+    private var closeTimeout: Scheduled<Void>?
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data),
+            head.headerFields[.expect]?.lowercased() == "100-continue"
+        {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent {
+            presence.leave()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        presence.leave()
+        context.fireChannelInactive()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        unfinishedWrites += 1
+        let written = promise ?? context.eventLoop.makePromise()
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            self.unfinishedWrites -= 1
+            if self.unfinishedWrites == 0 { self.releaseClose(context: context) }
+        }
+        context.write(data, promise: written)
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, unfinishedWrites > 0 else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if let heldClose {
+            promise.map { heldClose.futureResult.cascade(to: $0) }
+            return
+        }
+        heldClose = promise ?? context.eventLoop.makePromise()
+        context.flush()
+        closeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: Self.flushTimeout) {
+            self.releaseClose(context: context)
+        }
+    }
+
+    private func releaseClose(context: ChannelHandlerContext) {
+        guard let promise = heldClose else { return }
+        heldClose = nil
+        closeTimeout?.cancel()
+        closeTimeout = nil
+        context.close(mode: .all, promise: promise)
+    }
+}
+
+/// Whether a connection's client is still there; calls register what to do when it leaves.
+final class ClientPresence: Sendable {
+    private struct State {
+        var gone = false
+        var next = 0
+        var onLeave: [Int: @Sendable () -> Void] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Runs `action` once when the client leaves (at once if it has left). Returns a token for `forget`.
+    func whenGone(_ action: @escaping @Sendable () -> Void) -> Int? {
+        let token = state.withLock { state -> Int? in
+            guard !state.gone else { return nil }
+            state.next += 1
+            state.onLeave[state.next] = action
+            return state.next
+        }
+        if token == nil { action() }
+        return token
+    }
+
+    func forget(_ token: Int?) {
+        guard let token else { return }
+        state.withLock { _ = $0.onLeave.removeValue(forKey: token) }
+    }
+
+    func leave() {
+        let actions = state.withLock { state in
+            state.gone = true
+            defer { state.onLeave.removeAll() }
+            return Array(state.onLeave.values)
+        }
+        for action in actions { action() }
+    }
+}
+
+/// The request context of the service: Hummingbird's, plus the connection the request came on.
+public struct ServiceRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The connection (in router tests, a stand-in without a `ConnectionHandler`).
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// The client's presence on this connection, or nil when the connection is closed or has no
+    /// `ConnectionHandler` (router tests).
+    var clientPresence: ClientPresence? {
+        get async {
+            let channel = self.channel
+            guard channel.isActive else { return nil }
+            return try? await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self).presence
+            }.get()
+        }
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Overload test (issue 10): a release build on 127.0.0.1, then CONNECTIONS (48) connections sending
+# heavy /v1/forward calls for DURATION (60) seconds. Reports the statuses (only 200, or 503 with
+# Retry-After, are acceptable), /healthz and /readyz latency p50/p99 measured by a separate probe
+# process, the server's RSS before/during/after, and small-call throughput before and after the load.
+# Exits non-zero if any answer was something else. Figures go in docs/RELIABILITY.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${PORT:-18089}
+connections=${CONNECTIONS:-48}
+duration=${DURATION:-60}
+trap 'kill "$server" 2>/dev/null || true' EXIT
+
+scratch=${SCRATCH_PATH:-.build}  # e.g. .build-release, to build beside a debug build
+nice -n 10 swift build -c release --product autodiffd --scratch-path "$scratch"
+binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/autodiffd"
+"$binary" --host 127.0.0.1 --port "$port" --log-level warning ${AUTODIFFD_ARGS:-} &
+server=$!
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
+    sleep 0.1
+done
+echo "$(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
+echo "server: $binary, workers $(curl -fs "http://127.0.0.1:$port/readyz")"
+nice -n 10 python3 scripts/load/loadgen.py overload --port "$port" --pid "$server" \
+    --connections "$connections" --duration "$duration"

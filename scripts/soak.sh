@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Soak test (issue 10): a release build on 127.0.0.1, then CONNECTIONS (8) connections sending a mix
+# of valid, invalid, heavy and tiny calls for DURATION (600) seconds, sampling the server's RSS every
+# 5 s. Reports the statuses, the RSS series and the growth of its median from the first minute to the
+# last. Exits non-zero on any 5xx other than 503, or an incomplete answer. Figures go in
+# docs/RELIABILITY.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${PORT:-18090}
+connections=${CONNECTIONS:-8}
+duration=${DURATION:-600}
+trap 'kill "$server" 2>/dev/null || true' EXIT
+
+scratch=${SCRATCH_PATH:-.build}  # e.g. .build-release, to build beside a debug build
+nice -n 10 swift build -c release --product autodiffd --scratch-path "$scratch"
+binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/autodiffd"
+"$binary" --host 127.0.0.1 --port "$port" --log-level warning ${AUTODIFFD_ARGS:-} &
+server=$!
+for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
+    sleep 0.1
+done
+echo "$(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
+nice -n 10 python3 scripts/load/loadgen.py soak --port "$port" --pid "$server" \
+    --connections "$connections" --duration "$duration"
