@@ -16,6 +16,8 @@ import Logging
 /// | `--max-elements` | `AUTODIFFD_MAX_ELEMENTS` | int, per tensor | `16777216` |
 /// | `--max-bytes` | `AUTODIFFD_MAX_BYTES` | int, per call | `1073741824` (1 GiB) |
 /// | `--max-work` | `AUTODIFFD_MAX_WORK` | int, flops per call | `20000000000` |
+/// | `--max-names` | `AUTODIFFD_MAX_NAMES` | int, names per list (inputs, values, outputs, wrt…) | `10000` |
+/// | `--max-args` | `AUTODIFFD_MAX_ARGS` | int, arguments per node | `10000` |
 /// | `--request-timeout` | `AUTODIFFD_REQUEST_TIMEOUT` | seconds | `30` |
 /// | `--graph-cache-size` | `AUTODIFFD_GRAPH_CACHE_SIZE` | int, graphs | `256` |
 /// | `--graph-cache-bytes` | `AUTODIFFD_GRAPH_CACHE_BYTES` | int, bytes | `268435456` (256 MiB) |
@@ -87,6 +89,8 @@ public struct ServiceConfiguration: Sendable, Equatable {
         if let value = try read("AUTODIFFD_MAX_ELEMENTS", Self.positive) { limits.maxElements = value }
         if let value = try read("AUTODIFFD_MAX_BYTES", Self.positive) { limits.maxBytes = value }
         if let value = try read("AUTODIFFD_MAX_WORK", Self.positive) { limits.maxWork = value }
+        if let value = try read("AUTODIFFD_MAX_NAMES", Self.positive) { limits.maxNames = value }
+        if let value = try read("AUTODIFFD_MAX_ARGS", Self.positive) { limits.maxArgs = value }
         if let value = try read("AUTODIFFD_REQUEST_TIMEOUT", Self.seconds) { requestTimeout = value }
         if let value = try read("AUTODIFFD_GRAPH_CACHE_SIZE", Self.positive) { graphCacheSize = value }
         if let value = try read("AUTODIFFD_GRAPH_CACHE_BYTES", Self.positive) { graphCacheBytes = value }

@@ -28,6 +28,10 @@ struct AutodiffCommand: AsyncParsableCommand {
     var maxBytes: Int?
     @Option(help: "Most estimated floating-point operations in one call. (env AUTODIFFD_MAX_WORK; default 2e10)")
     var maxWork: Int?
+    @Option(help: "Most names in one list (inputs, values, outputs, wrt…). (env AUTODIFFD_MAX_NAMES; default 10000)")
+    var maxNames: Int?
+    @Option(help: "Most arguments of one node. (env AUTODIFFD_MAX_ARGS; default 10000)")
+    var maxArgs: Int?
     @Option(help: "Seconds one call may take, queueing included. (env AUTODIFFD_REQUEST_TIMEOUT; default 30)")
     var requestTimeout: String?
     @Option(help: "Registered graphs kept per process. (env AUTODIFFD_GRAPH_CACHE_SIZE; default 256)")
@@ -80,6 +84,8 @@ struct AutodiffCommand: AsyncParsableCommand {
         if let value = try check(maxElements, "max-elements", { $0 > 0 }) { configuration.limits.maxElements = value }
         if let value = try check(maxBytes, "max-bytes", { $0 > 0 }) { configuration.limits.maxBytes = value }
         if let value = try check(maxWork, "max-work", { $0 > 0 }) { configuration.limits.maxWork = value }
+        if let value = try check(maxNames, "max-names", { $0 > 0 }) { configuration.limits.maxNames = value }
+        if let value = try check(maxArgs, "max-args", { $0 > 0 }) { configuration.limits.maxArgs = value }
         func seconds(_ text: String?, _ flag: String, zero: Bool = false) throws -> Duration? {
             guard let text else { return nil }
             guard let value = zero ? ServiceConfiguration.secondsOrZero(text) : ServiceConfiguration.seconds(text)

@@ -5,8 +5,9 @@ protocol Computation: Sendable {
     /// Reads the endpoint's fields from `request` (the shared ones are already in `call`).
     init(request: WireObject, call: CallRequest, limits: Limits) throws(AutodiffError)
 
-    /// Runs on a worker thread.
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput
+    /// Runs on a worker thread; `plans` keeps prepared programs across calls.
+    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline, plans: PlanCache) throws
+        -> JSONOutput
 }
 
 /// When a call must be finished; the core stops between two nodes once it has passed.
@@ -22,8 +23,11 @@ struct ForwardComputation: Computation {
         outputs = try CallRequest.outputs(request)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
-        let values = try graph.forward(values: call.values, outputs: outputs, limits: limits, deadline: deadline)
+    func run(
+        on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline, plans: PlanCache
+    ) throws -> JSONOutput {
+        let values = try graph.forward(
+            values: call.values, outputs: outputs, limits: limits, deadline: deadline, cache: plans)
         return .object([("outputs", try tensorMap(outputs, values, call.options.encoding))])
     }
 }
@@ -63,12 +67,14 @@ struct BackwardComputation: Computation {
         return seeds
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
+    func run(
+        on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline, plans: PlanCache
+    ) throws -> JSONOutput {
         let options = call.options
         let result = try graph.backward(
             values: call.values, outputs: outputs, seeds: seeds, wrt: wrt,
             options: BackwardOptions(batched: options.batched, returnGraph: options.returnGraph),
-            limits: limits, deadline: deadline)
+            limits: limits, deadline: deadline, cache: plans)
         if options.unconnected == .error, let input = result.unconnected.first {
             throw AutodiffError.unconnectedInput(input)
         }
@@ -109,7 +115,9 @@ struct JacobianComputation: Computation {
         wrt = try request.strings("wrt").map(CallRequest.unique)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
+    func run(
+        on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline, plans: PlanCache
+    ) throws -> JSONOutput {
         let result = try graph.jacobian(
             values: call.values, outputs: outputs, wrt: wrt, limits: limits, deadline: deadline)
         let encoding = call.options.encoding
@@ -137,7 +145,9 @@ struct JVPComputation: Computation {
         tangents = try CallRequest.tensors(request, "tangents", what: { "tangent for input \"\($0)\"" }, limits: limits)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
+    func run(
+        on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline, plans: PlanCache
+    ) throws -> JSONOutput {
         let result = try graph.jvp(
             values: call.values, outputs: outputs, tangents: tangents, limits: limits, deadline: deadline)
         let encoding = call.options.encoding
@@ -165,7 +175,9 @@ struct HVPComputation: Computation {
         wrt = try request.strings("wrt").map(CallRequest.unique)
     }
 
-    func run(on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline) throws -> JSONOutput {
+    func run(
+        on graph: Graph, call: CallRequest, limits: Limits, deadline: Deadline, plans: PlanCache
+    ) throws -> JSONOutput {
         let result = try graph.hvp(
             values: call.values, output: output, vectors: vectors, wrt: wrt, limits: limits, deadline: deadline)
         let encoding = call.options.encoding

@@ -13,6 +13,8 @@ struct AutodiffAPI: Sendable {
     let configuration: ServiceConfiguration
     let pool: WorkerPool
     let graphs: GraphCache
+    /// Programs prepared for recent calls (graph, input shapes, request), reused by repeated calls.
+    let plans = PlanCache()
     let readiness: Readiness
     /// `GET /v1/ops`, built once from the op table.
     let opsCatalog: [UInt8]
@@ -53,7 +55,7 @@ struct AutodiffAPI: Sendable {
         _ computation: C.Type, _ body: [UInt8], deadline: Deadline
     ) async throws -> Response {
         let limits = configuration.limits
-        let graphs = self.graphs
+        let (graphs, plans) = (self.graphs, self.plans)
         // One worker job does everything after the body arrives, so the call hops event loop →
         // worker → event loop once.
         let bytes = try await work(deadline: deadline) {
@@ -66,7 +68,10 @@ struct AutodiffAPI: Sendable {
                 guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
                 graph = registered.graph
             }
-            return try parsed.run(on: graph, call: call, limits: limits, deadline: deadline).serializedBuffer()
+            var callLimits = limits
+            callLimits.resultBytesPerElement = call.options.encoding.renderedBytesPerElement
+            return try parsed.run(on: graph, call: call, limits: callLimits, deadline: deadline, plans: plans)
+                .serializedBuffer()
         }
         return Self.json(bytes)
     }

@@ -8,6 +8,15 @@ enum TensorEncoding: String, Sendable, CaseIterable {
     case flat
     /// `{"shape": [...], "dtype": "float64", "base64": "..."}`, little-endian float64.
     case base64
+
+    /// What writing one element costs at most, counted against `--max-bytes` before a call runs: the
+    /// longest decimal float64 with its separator, or 8 bytes as base64 text.
+    var renderedBytesPerElement: Int {
+        switch self {
+        case .nested, .flat: 32
+        case .base64: 16
+        }
+    }
 }
 
 /// Reads tensors in any of the contract's wire forms:
