@@ -56,6 +56,17 @@ final class GraphCache: Sendable {
         }
     }
 
+    /// The graph a call names: its inline graph, or the one registered as its `graph_id`
+    /// (`404 graph_not_found` when this process does not hold it).
+    func graph(for source: GraphSource) throws(APIError) -> Graph {
+        switch source {
+        case .inline(let graph): return graph
+        case .registered(let id):
+            guard let registered = graph(id) else { throw .graphNotFound(id) }
+            return registered.graph
+        }
+    }
+
     /// The graph registered as `id`, marking it recently used.
     func graph(_ id: String) -> RegisteredGraph? {
         state.withLock { list in

@@ -31,13 +31,7 @@ extension AutodiffAPI {
             let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
             return (call, try BackwardComputation(request: object, call: call, limits: limits))
         }
-        let graph: Graph
-        switch call.graph {
-        case .inline(let inline): graph = inline
-        case .registered(let id):
-            guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
-            graph = registered.graph
-        }
+        let graph = try graphs.graph(for: call.graph)
         let dot = try await work(deadline: deadline) { () throws -> String in
             try Self.explainDOT(graph: graph, call: call, backward: backward, limits: limits, deadline: deadline)
         }

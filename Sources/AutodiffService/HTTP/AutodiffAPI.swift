@@ -61,13 +61,7 @@ struct AutodiffAPI: Sendable {
         let bytes = try await work(deadline: deadline) {
             let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
             let parsed = try C(request: object, call: call, limits: limits)
-            let graph: Graph
-            switch call.graph {
-            case .inline(let inline): graph = inline
-            case .registered(let id):
-                guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
-                graph = registered.graph
-            }
+            let graph = try graphs.graph(for: call.graph)
             var callLimits = limits
             callLimits.resultBytesPerElement = call.options.encoding.renderedBytesPerElement
             return try parsed.run(on: graph, call: call, limits: callLimits, deadline: deadline, plans: plans)
