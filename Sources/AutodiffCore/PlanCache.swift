@@ -27,8 +27,10 @@ public final class PlanCache: Sendable {
 
     private let state = Mutex(State())
 
-    /// At most `capacity` programs holding at most `maxSlots` nodes and inputs together.
-    public init(capacity: Int = 64, maxSlots: Int = 2_000_000) {
+    /// At most `capacity` programs holding at most `maxSlots` nodes and inputs together. A slot of a
+    /// kept program costs a few hundred bytes (its node, name, shape and kernel plan), so the default
+    /// bound keeps the cache near 100 MB at most.
+    public init(capacity: Int = 64, maxSlots: Int = 262_144) {
         self.capacity = max(1, capacity)
         self.maxSlots = max(1, maxSlots)
     }

@@ -152,7 +152,7 @@ if wanted("chain") {
         let (graph, values, output) = try chain(nodes: nodes, length: 16, random: &random)
         let limits = Limits(maxNodes: 1_000_000, maxWork: Int.max)
         let runs = nodes >= 100_000 ? 5 : 21
-        for cache in [nil, PlanCache()] {
+        for cache in [nil, PlanCache(maxSlots: 4_000_000)] {
             let time = try median(runs: runs, warmup: 1) {
                 _ = try graph.backward(
                     values: values, outputs: [output], seeds: [output: .ones], limits: limits, cache: cache)
@@ -232,7 +232,7 @@ if wanted("wide_mlp") {
     let time = try median(runs: 31) {
         _ = try graph.backward(values: values, outputs: ["loss"], seeds: [:], wrt: wrt)
     }
-    let plans = PlanCache()
+    let plans = PlanCache(maxSlots: 4_000_000)
     let cached = try median(runs: 31) {
         _ = try graph.backward(values: values, outputs: ["loss"], seeds: [:], wrt: wrt, cache: plans)
     }
@@ -250,7 +250,7 @@ if wanted("deep_chain") {
     let time = try median(runs: 31) {
         _ = try graph.backward(values: values, outputs: [output], seeds: [output: .ones])
     }
-    let plans = PlanCache()
+    let plans = PlanCache(maxSlots: 4_000_000)
     let cached = try median(runs: 31) {
         _ = try graph.backward(values: values, outputs: [output], seeds: [output: .ones], cache: plans)
     }
