@@ -217,6 +217,7 @@ extension Graph {
                             + "of shape [B] + \(shape)", node: name)
                 }
                 if seeds[name] == nil && Shape.count(shape) != 1 { throw .seedRequired(output: name, shape: shape) }
+                try limits.checkStorage(shape, what: "the seed of ones for \"\(name)\"", node: name)
                 result.append(.filled(1, shape: shape))
             case .tensor(let seed)?:
                 try limits.checkSize(seed.shape, what: "seed for \"\(name)\"", node: name)

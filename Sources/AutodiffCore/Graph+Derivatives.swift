@@ -105,7 +105,10 @@ extension Graph {
         }
         // The result is linear in the seeds, so any value does; ones keep every intermediate finite.
         feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
-        for slot in seedSlots { feed[slot] = .filled(1, shape: full.shapes[slot]) }
+        for slot in seedSlots {
+            try limits.checkStorage(full.shapes[slot], what: "the seed of ones", node: full.graph.name(of: slot))
+            feed[slot] = .filled(1, shape: full.shapes[slot])
+        }
         let outputShapes = outputSlots.map { program.shapes[$0] }
         let result = try full.evaluate(
             values: feed, fixed: outputSlots + connected, resultBytes: limits.resultBytes(outputShapes, rows: 2))

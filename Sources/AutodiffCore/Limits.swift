@@ -62,6 +62,16 @@ public struct Limits: Sendable, Hashable {
         }
     }
 
+    /// Refuses a tensor of `shape` whose storage alone is over `maxBytes`. For the few tensors built
+    /// before a call's whole cost is checked (the implicit seeds of ones), which could otherwise
+    /// be far larger than memory when no element limit applies.
+    func checkStorage(_ shape: [Int], what: String, node: String?) throws(AutodiffError) {
+        guard let count = Shape.elementCount(shape), count <= maxBytes / 8 else {
+            throw .limitExceeded(
+                "\(what) of shape \(shape) would need more than the \(maxBytes) bytes a call may use", node: node)
+        }
+    }
+
     /// What the caller's copy of results of `shapes`, `rows` times each, costs in bytes: the
     /// float64 storage plus the rendering (which writes brackets even for empty dimensions).
     func resultBytes(_ shapes: [[Int]], rows: Int = 1) -> Int {

@@ -133,6 +133,20 @@ struct HostileShapeTests {
         }
     }
 
+    @Test func implicitSeedsAreCostedBeforeTheyAreBuilt() throws {
+        // Found by the fuzzer: with no element limit, the seed of ones for a [2⁴⁰] output (8 TB) was
+        // allocated before the call's bytes were checked. Backward and jvp build such seeds.
+        var limits = Limits(maxBytes: 1 << 22)
+        limits.maxElements = .max
+        let g = try graph(inputs: ["x"], node("y", .broadcastTo, "x", attrs: ["shape": .ints([1 << 40])]))
+        expectError("limit_exceeded", node: "y", mentions: ["seed"]) {
+            _ = try g.backward(values: ["x": scalar(1)], outputs: ["y"], seeds: ["y": .ones], limits: limits)
+        }
+        expectError("limit_exceeded") {
+            _ = try g.jvp(values: ["x": scalar(1)], outputs: ["y"], tangents: ["x": scalar(1)], limits: limits)
+        }
+    }
+
     @Test func unconnectedJacobianRowsCostNothing() throws {
         // 10⁶ outputs that do not depend on w: its Jacobian column is zeros, with no row evaluated.
         let g = try graph(inputs: ["x", "w"], node("y", .exp, "x"))
