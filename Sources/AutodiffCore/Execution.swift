@@ -6,11 +6,17 @@ extension Graph {
     func bind(
         _ values: [String: Tensor], limits: Limits, deadline: ContinuousClock.Instant?
     ) throws(AutodiffError) -> (Program, [Tensor?]) {
-        let shapes = try inputShapes(values, limits: limits)
-        let program = try Program(
+        let program = try self.program(for: try inputShapes(values, limits: limits), limits: limits, deadline: deadline)
+        return (program, table(values, slotCount: program.graph.slotCount))
+    }
+
+    /// The graph planned for inputs of `shapes` (in input order).
+    func program(
+        for shapes: [[Int]], limits: Limits, deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) -> Program {
+        try Program(
             graph: self, inputShapes: Dictionary(uniqueKeysWithValues: zip(inputs, shapes)), limits: limits,
             deadline: deadline)
-        return (program, table(values, slotCount: program.graph.slotCount))
     }
 
     /// The shapes of `values`, in input order, once checked to be exactly the graph's inputs, each

@@ -70,9 +70,7 @@ extension Graph {
         let prepared = try prepared(
             .forward(outputs: outputs), shapes: shapes, limits: limits, cache: cache, slots: { $0.program.graph.slotCount }
         ) { () throws(AutodiffError) in
-            let program = try Program(
-                graph: self, inputShapes: Dictionary(uniqueKeysWithValues: zip(inputs, shapes)), limits: limits,
-                deadline: deadline)
+            let program = try self.program(for: shapes, limits: limits, deadline: deadline)
             let slots = try outputSlots(outputs, limits: limits)
             return PreparedForward(program: program, outputSlots: slots, plan: program.evaluationPlan(fixed: slots))
         }
@@ -158,9 +156,7 @@ extension Graph {
         shapes: [[Int]], outputs: [String], wrt: [String]?, returnGraph: Bool, limits: Limits,
         deadline: ContinuousClock.Instant?
     ) throws(AutodiffError) -> PreparedBackward {
-        let program = try Program(
-            graph: self, inputShapes: Dictionary(uniqueKeysWithValues: zip(inputs, shapes)), limits: limits,
-            deadline: deadline)
+        let program = try self.program(for: shapes, limits: limits, deadline: deadline)
         let outputSlots = try outputSlots(outputs, limits: limits)
         let wrt = try inputSlots(wrt, limits: limits)
         var builder = GraphBuilder(program)
