@@ -68,7 +68,8 @@ extension Graph {
     ) throws(AutodiffError) -> [String: Tensor] {
         let shapes = try inputShapes(values, limits: limits)
         let prepared = try prepared(
-            .forward(outputs: outputs), shapes: shapes, limits: limits, cache: cache, slots: { $0.program.graph.slotCount }
+            .forward(outputs: outputs), shapes: shapes, limits: limits, cache: cache,
+            slots: { $0.program.graph.slotCount }
         ) { () throws(AutodiffError) in
             let program = try self.program(for: shapes, limits: limits, deadline: deadline)
             let slots = try outputSlots(outputs, limits: limits)
