@@ -76,3 +76,16 @@ let package = Package(
         .executableTarget(name: "autodiffd-example-fit", dependencies: ["AutodiffClient"], path: "examples/fit-line"),
     ]
 )
+
+// The request-body fuzzer (Fuzz/run-body.sh). Only declared when AUTODIFFD_FUZZ is set: libFuzzer
+// supplies its `main`, and it reaches into the service with `@testable import`.
+if Context.environment["AUTODIFFD_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "autodiffd-fuzz-body",
+            dependencies: [
+                "AutodiffCore", "AutodiffService", .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/Body"
+        ))
+}

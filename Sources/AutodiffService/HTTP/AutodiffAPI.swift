@@ -59,15 +59,24 @@ struct AutodiffAPI: Sendable {
         // One worker job does everything after the body arrives, so the call hops event loop →
         // worker → event loop once.
         let bytes = try await work(deadline: deadline) {
-            let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
-            let parsed = try C(request: object, call: call, limits: limits)
-            let graph = try graphs.graph(for: call.graph)
-            var callLimits = limits
-            callLimits.resultBytesPerElement = call.options.encoding.renderedBytesPerElement
-            return try parsed.run(on: graph, call: call, limits: callLimits, deadline: deadline, plans: plans)
-                .serializedBuffer()
+            try Self.respond(C.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline)
         }
         return Self.json(bytes)
+    }
+
+    /// Everything a compute call does once its body has arrived: parse, validate, look up a
+    /// registered graph, compute and render. Runs on a worker (and in the request-body fuzzer).
+    static func respond<C: Computation>(
+        _ computation: C.Type, to body: [UInt8], limits: Limits, graphs: GraphCache, plans: PlanCache,
+        deadline: Deadline
+    ) throws -> ByteBuffer {
+        let (call, object) = try CallRequest.decode(try parse(body), limits: limits)
+        let parsed = try C(request: object, call: call, limits: limits)
+        let graph = try graphs.graph(for: call.graph)
+        var callLimits = limits
+        callLimits.resultBytesPerElement = call.options.encoding.renderedBytesPerElement
+        return try parsed.run(on: graph, call: call, limits: callLimits, deadline: deadline, plans: plans)
+            .serializedBuffer()
     }
 
     // MARK: Registered graphs
@@ -86,28 +95,34 @@ struct AutodiffAPI: Sendable {
         let limits = configuration.limits
         let graphs = self.graphs
         let (id, reply) = try await work(deadline: deadline) {
-            let request = try WireObject(try Self.parse(body), what: "request")
-            guard let graphValue = request["graph"] else {
-                throw AutodiffError.invalidRequest("request needs \"graph\": the graph to register")
-            }
-            let graph = try Graph(WireGraph.decode(graphValue, limits: limits), limits: limits)
-            let spec = graph.spec
-            let canonical = try WireGraph.encode(spec).serialized()
-            let constantBytes = spec.constants.values.reduce(0) { $0 + $1.count * MemoryLayout<Double>.stride }
-            let registered = RegisteredGraph(
-                id: WireGraph.id(ofCanonical: canonical), graph: graph, canonicalJSON: canonical,
-                nodeCount: spec.nodes.count, byteCount: canonical.count + constantBytes)
-            try graphs.insert(registered)
-            let reply: JSONOutput = .object([
-                ("graph_id", .string(registered.id)),
-                ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
-                ("nodes", .integer(registered.nodeCount)),
-            ])
-            return (registered.id, try reply.serializedBuffer())
+            try Self.register(body, limits: limits, graphs: graphs)
         }
         var response = Self.json(reply, status: .created)
         response.headers[.location] = "/v1/graphs/\(id)"
         return response
+    }
+
+    /// What registering a graph does once the body has arrived: parse, validate, store. Returns the
+    /// graph's id and the rendered reply. Runs on a worker (and in the request-body fuzzer).
+    static func register(_ body: [UInt8], limits: Limits, graphs: GraphCache) throws -> (String, ByteBuffer) {
+        let request = try WireObject(try Self.parse(body), what: "request")
+        guard let graphValue = request["graph"] else {
+            throw AutodiffError.invalidRequest("request needs \"graph\": the graph to register")
+        }
+        let graph = try Graph(WireGraph.decode(graphValue, limits: limits), limits: limits)
+        let spec = graph.spec
+        let canonical = try WireGraph.encode(spec).serialized()
+        let constantBytes = spec.constants.values.reduce(0) { $0 + $1.count * MemoryLayout<Double>.stride }
+        let registered = RegisteredGraph(
+            id: WireGraph.id(ofCanonical: canonical), graph: graph, canonicalJSON: canonical,
+            nodeCount: spec.nodes.count, byteCount: canonical.count + constantBytes)
+        try graphs.insert(registered)
+        let reply: JSONOutput = .object([
+            ("graph_id", .string(registered.id)),
+            ("inputs", .array(registered.graph.inputs.map(JSONOutput.string))),
+            ("nodes", .integer(registered.nodeCount)),
+        ])
+        return (registered.id, try reply.serializedBuffer())
     }
 
     /// `GET /v1/graphs/{id}` → the graph in its canonical form.
