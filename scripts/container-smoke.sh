@@ -2,8 +2,8 @@
 # Proves the Dockerfile without a Docker engine: builds the release binary with the Dockerfile's
 # command, makes the runtime stage's file system (Debian bookworm from debootstrap, then the runtime
 # stage's own RUN instruction in a chroot), copies the binary in, runs ENTRYPOINT as the USER with
-# the ENV of the Dockerfile, and checks /healthz, the README's founding example, the HEALTHCHECK
-# command as written, and a SIGTERM drain (exit 0).
+# the ENV of the Dockerfile, and checks /healthz, the README's founding example, that matmul loaded
+# the runtime stage's OpenBLAS, the HEALTHCHECK command as written, and a SIGTERM drain (exit 0).
 #
 # Needs root (debootstrap, chroot, unshare), the Debian mirror of /etc/apt/sources.list*, and
 # python3. The runtime file system is cached in $AUTODIFFD_ROOTFS_CACHE (default
@@ -162,6 +162,11 @@ if answer != json.loads(expected):
     sys.exit(f"expected {expected}, got {answer}")
 print("container-smoke: ok: the README's founding example", file=sys.stderr)
 PY
+
+# The runtime stage's OpenBLAS is the one the engine loads: /metrics names the BLAS actually in use.
+curl -fsS "$BASE_URL/metrics" | grep -q 'autodiffd_engine_info{blas="openblas"' \
+    || fail "matmul does not use OpenBLAS in the container: $(curl -fsS "$BASE_URL/metrics" | grep engine_info)"
+log "ok: OpenBLAS loaded ($(curl -fsS "$BASE_URL/metrics" | grep -o 'core="[^"]*"'))"
 
 log "HEALTHCHECK as written: ${HEALTHCHECK[*]}"
 in_container "${HEALTHCHECK[@]}" >&2 || fail "the Dockerfile's HEALTHCHECK failed against a server on --port $PORT"
