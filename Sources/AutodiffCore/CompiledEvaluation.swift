@@ -34,10 +34,14 @@ struct CompiledEvaluation: Sendable {
 
 extension Program {
     /// Compiles the slots of `once`, then of `repeated` (each in dependency order), for the targets
-    /// `fixed` (known after `once`) and `perRow` (after each run of `repeated`). `keep` holds what
-    /// `once` computes that must survive it; `seedSlots` are set per row.
+    /// `fixed` (known after `once`) and `perRow` (after each run of `repeated`); `seedSlots` are set
+    /// per row.
+    ///
+    /// A matrix product that reads the swap of the last two axes of a matrix reads that matrix
+    /// directly with a transpose flag (BLAS's), and the swap is computed only when something else
+    /// reads it.
     func compile(
-        once: [Int], repeated: [Int], keep: Set<Int>, fixed: [Int], perRow: [Int], seedSlots: [Int]
+        once: [Int], repeated: [Int], fixed: [Int], perRow: [Int], seedSlots: [Int]
     ) throws(AutodiffError) -> CompiledEvaluation {
         let order = once + repeated
         var position = [Int](repeating: -1, count: graph.slotCount)
@@ -47,18 +51,39 @@ extension Program {
             throw .internalError("fixed target \(graph.name(of: slot)) depends on the seeds")
         }
 
-        let arguments = order.map { slot -> [Graph.Arg] in
-            if case .node(let node) = graph.definitions[slot] { return node.args }
-            return []
+        // Each node's arguments, with transposes folded into the matrix products that read them.
+        var arguments: [[Graph.Arg]] = []
+        var transposes: [(Bool, Bool)] = []
+        arguments.reserveCapacity(order.count)
+        transposes.reserveCapacity(order.count)
+        for slot in order {
+            guard case .node(let node) = graph.definitions[slot] else {
+                arguments.append([])
+                transposes.append((false, false))
+                continue
+            }
+            var args = node.args
+            var flags = [false, false]
+            if node.op == .matmul {
+                for side in 0..<2 {
+                    guard let source = swappedMatrix(args[side]) else { continue }
+                    args[side] = .slot(source)
+                    flags[side] = true
+                }
+            }
+            arguments.append(args)
+            transposes.append((flags[0], flags[1]))
         }
 
-        // The last position that reads each slot; targets and kept values are read "at the end".
+        // The last position that reads each slot. Targets, and what `once` computes for the per-row
+        // part, are read "forever".
         var lastRead = [Int](repeating: -1, count: graph.slotCount)
         for (index, args) in arguments.enumerated() {
             for case .slot(let arg) in args { lastRead[arg] = index }
         }
         let forever = Int.max
-        for slot in keep.union(fixed).union(perRow) { lastRead[slot] = forever }
+        for slot in fixed + perRow { lastRead[slot] = forever }
+        for slot in once where lastRead[slot] >= once.count { lastRead[slot] = forever }
 
         var memory = ArenaLayout()
         var location = [Int](repeating: -1, count: graph.slotCount)
@@ -103,16 +128,22 @@ extension Program {
                 _ = place(slot)
                 continue
             }
+            // Nothing reads it: a swap read only by the products it was folded into.
+            if lastRead[slot] < 0 { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             let args = arguments[index]
-            let kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: args.map(shape))
+            var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: args.map(shape))
+            if case .matmul(let matmul, _, _) = kernel {
+                kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
+            }
             let operands = args.map(operand)
             let count = Shape.count(plan.shape)
-            let kept = lastRead[slot] == forever || (index < once.count && lastRead[slot] >= once.count)
+            let kept = lastRead[slot] == forever
             let output = kept ? memory.permanent(count) : memory.take(count)
             location[slot] = output
             instructions.append(
-                CompiledEvaluation.Instruction(slot: slot, kernel: kernel, operands: operands, output: output, count: count))
+                CompiledEvaluation.Instruction(
+                    slot: slot, kernel: kernel, operands: operands, output: output, count: count))
             if !kept { releaseAt[Swift.max(index, lastRead[slot])].append(slot) }
         }
         for slot in fixed + perRow where location[slot] < 0 { _ = place(slot) }
@@ -122,6 +153,16 @@ extension Program {
             inputs: inputs, constants: constants, literals: literals,
             seeds: seedSlots.map { location[$0] >= 0 ? location[$0] : nil }, fixed: fixed.map { location[$0] },
             perRow: perRow.map { location[$0] })
+    }
+
+    /// The slot whose last two axes `arg` swaps, when it is such a transpose.
+    private func swappedMatrix(_ arg: Graph.Arg) -> Int? {
+        guard case .slot(let slot) = arg, case .node(let node) = graph.definitions[slot], node.op == .transpose,
+            case .transpose(let perm)? = plans[slot]?.layout, perm.count >= 2, case .slot(let source) = node.args[0]
+        else { return nil }
+        let rank = perm.count
+        for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
+        return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 ? source : nil
     }
 }
 

@@ -131,15 +131,7 @@ extension Program {
         for slot in seedSlots + perRow {
             rowWork = rowWork.addingClamped(Shape.iterations(shapes[slot]) ?? Int.max)
         }
-        // Keep what the repeated part reads; release the rest early.
-        var keep = Set<Int>()
-        for slot in repeated {
-            if case .node(let node) = graph.definitions[slot] {
-                for case .slot(let arg) in node.args where !seedDependent[arg] { keep.insert(arg) }
-            }
-        }
-        let compiled = try compile(
-            once: once, repeated: repeated, keep: keep, fixed: fixed, perRow: perRow, seedSlots: seedSlots)
+        let compiled = try compile(once: once, repeated: repeated, fixed: fixed, perRow: perRow, seedSlots: seedSlots)
         return EvaluationPlan(
             fixed: fixed, perRow: perRow, seedSlots: seedSlots, compiled: compiled, onceWork: onceCost.work,
             onceBytes: onceCost.bytes, rowWork: rowWork, rowBytes: rowCost.bytes)

@@ -332,24 +332,27 @@ enum Kernels {
 
     /// `torch.matmul` over the batch of `plan` through `BLAS.gemm` (β = 0: every element of `out`
     /// is written), checking `deadline` between calls; a call covers at most `flopsPerCall` flops
-    /// (whole rows of the result, at least one).
+    /// (whole rows of the result, at least one). With `transposeA` (`transposeB`) each matrix of
+    /// `a` (`b`) is stored transposed, as the swap of its last two axes would have given it.
     static func matmul(
-        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ plan: MatmulPlan,
-        into out: UnsafeMutablePointer<Double>, count: Int,
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ plan: MatmulPlan, transposeA: Bool = false,
+        transposeB: Bool = false, into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?, flopsPerCall: Int = Kernels.flopsPerCall
     ) -> Bool {
         guard count > 0 else { return true }
         var (batches, m) = (Shape.count(plan.batchShape), plan.m)
         let (k, n) = (plan.k, plan.n)
         var batchShape = plan.batchShape
-        // A batch of matrices times one matrix is one taller product.
-        if plan.rhsBatchStrides.allSatisfy({ $0 == 0 }),
+        // A batch of matrices times one matrix is one taller product (when the rows of `a` follow
+        // each other in memory).
+        if !transposeA, plan.rhsBatchStrides.allSatisfy({ $0 == 0 }),
             plan.lhsBatchStrides == Shape.strides(plan.batchShape)
         {
             (batches, m, batchShape) = (1, batches * m, [])
         }
         let rowsPerCall = Swift.max(1, flopsPerCall / Swift.max(1, 2 * k * n))
-        let gemmShape = (lda: Swift.max(1, k), ldb: Swift.max(1, n))
+        let lda = Swift.max(1, transposeA ? m : k)
+        let ldb = Swift.max(1, transposeB ? k : n)
         var cursor = StridedCursor(
             shape: batchShape,
             strides: batchShape.isEmpty ? [[], []] : [plan.lhsBatchStrides, plan.rhsBatchStrides])
@@ -359,9 +362,10 @@ enum Kernels {
             for row in stride(from: 0, to: m, by: rowsPerCall) {
                 if isPast(deadline) { return false }
                 let call = GEMM(
-                    m: Swift.min(rowsPerCall, m - row), n: n, k: k, transposeA: false, transposeB: false,
-                    lda: gemmShape.lda, ldb: gemmShape.ldb, ldc: n)
-                BLAS.gemm(call, a + aBase + row * k, b + bBase, out + batch * m * n + row * n)
+                    m: Swift.min(rowsPerCall, m - row), n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                    lda: lda, ldb: ldb, ldc: n)
+                // Row `row` of op(a) starts `row` rows into `a`, or `row` columns when stored transposed.
+                BLAS.gemm(call, a + aBase + (transposeA ? row : row * k), b + bBase, out + batch * m * n + row * n)
             }
             cursor.advance()
         }

@@ -77,7 +77,7 @@ extension Op {
         // MARK: Linear algebra and layout
         case .matmul:
             guard case .matmul(let matmul) = plan.layout else { throw brokenPlan }
-            return .matmul(matmul)
+            return .matmul(matmul, transposeA: false, transposeB: false)
         case .transpose:
             guard case .transpose(let perm) = plan.layout else { throw brokenPlan }
             let strides = Shape.strides(args[0])
@@ -145,7 +145,8 @@ enum Kernel: Sendable {
     /// `where`.
     case select(strides: [[Int]], shape: [Int])
     case reduce(ReduceFunction, Reduction, inputCount: Int)
-    case matmul(MatmulPlan)
+    /// With a transpose flag, that argument holds the swap of its last two axes.
+    case matmul(MatmulPlan, transposeA: Bool, transposeB: Bool)
     /// Reads the argument through strides from an offset: transpose, broadcast, slice.
     case gather(strides: [Int], shape: [Int], base: Int)
     /// The argument's elements in order: reshape, squeeze, unsqueeze, and layout ops that keep the order.
@@ -176,8 +177,10 @@ enum Kernel: Sendable {
         case .reduce(let function, let reduction, let inputCount):
             return Kernels.reduce(
                 function, arg(0), inputCount: inputCount, reduction, into: out, count: count, deadline: deadline)
-        case .matmul(let plan):
-            return Kernels.matmul(arg(0), arg(1), plan, into: out, count: count, deadline: deadline)
+        case .matmul(let plan, let transposeA, let transposeB):
+            return Kernels.matmul(
+                arg(0), arg(1), plan, transposeA: transposeA, transposeB: transposeB, into: out, count: count,
+                deadline: deadline)
         case .gather(let strides, let shape, let base):
             return Kernels.gather(
                 arg(0), strides: strides, shape: shape, base: base, into: out, count: count, deadline: deadline)

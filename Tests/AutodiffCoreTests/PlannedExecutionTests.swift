@@ -3,8 +3,9 @@ import Testing
 @testable import AutodiffCore
 
 /// Planned execution keeps values in places of one arena that later values reuse once nothing reads
-/// them any more. That may not change a value: results equal, bit for bit, a plain evaluation that
-/// computes every node of the graph into a tensor of its own.
+/// them any more, and folds transposes of the last two axes into the matrix products that read
+/// them. Neither may change a value: results equal, bit for bit, a plain evaluation that computes
+/// every node of the graph into a tensor of its own (transposes materialised).
 @Suite("Planned execution")
 struct PlannedExecutionTests {
     // MARK: Reference
@@ -30,7 +31,8 @@ struct PlannedExecutionTests {
     /// Forward values and gradients of `spec` (seed ones on each output) equal the plain
     /// evaluation of the graph and of its returned backward graph, bit for bit.
     static func expectPlainValues(
-        _ spec: GraphSpec, _ values: [String: Tensor], outputs: [String], sourceLocation: SourceLocation = #_sourceLocation
+        _ spec: GraphSpec, _ values: [String: Tensor], outputs: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
         let graph = try Graph(spec)
         let plain = try plainEvaluation(spec, values)
@@ -182,5 +184,35 @@ struct PlannedExecutionTests {
                 #expect(Array(all.data[(row * size)..<((row + 1) * size)]) == single.gradients[input]?.data)
             }
         }
+    }
+
+    // MARK: Transposes folded into matrix products
+
+    @Test(
+        "matmul gradients with transposes folded into the product equal the materialised ones bit for bit",
+        arguments: [
+            ([64, 256], [256, 32]), ([5, 3], [3, 4]), ([2, 3, 4], [4, 5]), ([2, 3, 4], [2, 4, 5]),
+            ([4], [4, 5]), ([3, 4], [4]), ([2, 1, 3, 4], [5, 4, 2]), ([1, 7], [7, 1]), ([0, 3], [3, 2]),
+        ])
+    func foldedTransposes(lhs: [Int], rhs: [Int]) throws {
+        let spec = GraphSpec(
+            inputs: ["a", "b"],
+            nodes: [node("p", .matmul, "a", "b"), node("q", .tanh, "p"), node("loss", .sum, "q")])
+        var random = SplitMix64(label: "folded \(lhs) \(rhs)")
+        try Self.expectPlainValues(spec, ["a": try random.tensor(lhs), "b": try random.tensor(rhs)], outputs: ["loss"])
+    }
+
+    @Test("an explicit transpose read by a product and by another node is still computed")
+    func transposeReadElsewhere() throws {
+        let spec = GraphSpec(
+            inputs: ["a", "b"],
+            nodes: [
+                node("bt", .transpose, "b"), node("p", .matmul, "a", "bt"), node("e", .exp, "bt"),
+                node("s1", .sum, "p"), node("s2", .sum, "e"), node("loss", .add, "s1", "s2"),
+            ])
+        var random = SplitMix64(label: "transpose read elsewhere")
+        let values = ["a": try random.tensor([3, 4]), "b": try random.tensor([5, 4])]
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "bt"])
     }
 }
