@@ -14,6 +14,11 @@ struct CompiledEvaluation: Sendable {
         let operands: [Int]
         let output: Int
         let count: Int
+
+        /// False (having stopped) when `deadline` passed.
+        func run(_ memory: UnsafeMutablePointer<Double>, deadline: ContinuousClock.Instant?) -> Bool {
+            kernel.run(memory, operands: operands, output: output, count: count, deadline: deadline)
+        }
     }
 
     /// The nodes computed once, then those computed per row.

@@ -90,6 +90,8 @@ struct EvaluationPlan: Sendable {
     let fixed: [Int]
     let perRow: [Int]
     let seedSlots: [Int]
+    /// The input slots that are not seeds, in order: each must have a value.
+    let givenInputs: [Int]
     let compiled: CompiledEvaluation
     /// Operations and bytes of the part computed once.
     let onceWork: Int
@@ -131,10 +133,15 @@ extension Program {
         for slot in seedSlots + perRow {
             rowWork = rowWork.addingClamped(Shape.iterations(shapes[slot]) ?? Int.max)
         }
+        let isSeed = Set(seedSlots)
+        let givenInputs = (0..<graph.slotCount).filter { slot in
+            if case .input = graph.definitions[slot] { return !isSeed.contains(slot) }
+            return false
+        }
         let compiled = try compile(once: once, repeated: repeated, fixed: fixed, perRow: perRow, seedSlots: seedSlots)
         return EvaluationPlan(
-            fixed: fixed, perRow: perRow, seedSlots: seedSlots, compiled: compiled, onceWork: onceCost.work,
-            onceBytes: onceCost.bytes, rowWork: rowWork, rowBytes: rowCost.bytes)
+            fixed: fixed, perRow: perRow, seedSlots: seedSlots, givenInputs: givenInputs, compiled: compiled,
+            onceWork: onceCost.work, onceBytes: onceCost.bytes, rowWork: rowWork, rowBytes: rowCost.bytes)
     }
 
     /// Evaluates `fixed` targets once, then `perRow` targets once per row with the seed slots set
@@ -169,11 +176,8 @@ extension Program {
             return try evaluate(
                 once, values: values, rows: 0, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
         }
-        let seedSlots = Set(plan.seedSlots)
-        for slot in 0..<graph.slotCount where values[slot] == nil && !seedSlots.contains(slot) {
-            if case .input = graph.definitions[slot] {
-                throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
-            }
+        for slot in plan.givenInputs where values[slot] == nil {
+            throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
         }
         let work = priorWork.addingClamped(plan.onceWork).addingClamped(plan.rowWork.multipliedClamped(by: rows))
         try checkCost(work: work, bytes: plan.onceBytes.addingClamped(plan.rowBytes).addingClamped(resultBytes))
@@ -210,12 +214,10 @@ extension Program {
     private func run(_ instructions: [CompiledEvaluation.Instruction], _ memory: UnsafeMutablePointer<Double>)
         throws(AutodiffError)
     {
-        for instruction in instructions {
+        // By index, so that no instruction (its kernel's arrays) is copied, retained and released.
+        for index in instructions.indices {
             try checkDeadline()
-            let finished = instruction.kernel.run(
-                memory, operands: instruction.operands, output: instruction.output, count: instruction.count,
-                deadline: deadline)
-            guard finished else { throw Kernels.deadlineError }
+            guard instructions[index].run(memory, deadline: deadline) else { throw Kernels.deadlineError }
         }
     }
 
