@@ -187,7 +187,9 @@ extension Program {
         defer { memory.deallocate() }
         for (value, offset) in compiled.literals { memory[offset] = value }
         for (slot, offset) in compiled.inputs {
-            guard let value = values[slot] else { throw .internalError("input slot \(slot) has no value") }
+            guard let value = values[slot], value.count == Shape.count(shapes[slot]) else {
+                throw .internalError("input \"\(graph.name(of: slot))\" has no value of its planned shape")
+            }
             Self.copy(value, to: memory + offset)
         }
         for (value, offset) in compiled.constants { Self.copy(value, to: memory + offset) }
