@@ -90,8 +90,9 @@ struct EvaluationPlan: Sendable {
     let fixed: [Int]
     let perRow: [Int]
     let seedSlots: [Int]
-    let once: Program.Schedule
-    let repeated: Program.Schedule
+    /// The input slots that are not seeds, in order: each must have a value.
+    let givenInputs: [Int]
+    let compiled: CompiledEvaluation
     /// Operations and bytes of the part computed once.
     let onceWork: Int
     let onceBytes: Int
@@ -105,7 +106,9 @@ extension Program {
     /// Plans to compute `fixed` targets once, then `perRow` targets once per row with the seed slots
     /// set. Whatever does not depend on the seeds is computed only once. Every input slot is taken
     /// to have a value (`evaluate` checks that); `rows` is whether any row will run.
-    func evaluationPlan(fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Bool = true) -> EvaluationPlan {
+    func evaluationPlan(
+        fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Bool = true
+    ) throws(AutodiffError) -> EvaluationPlan {
         let perRow = rows ? perRow : []
         // What depends on the seeds is recomputed per row; the rest once.
         var seedDependent = [Bool](repeating: false, count: graph.slotCount)
@@ -130,17 +133,15 @@ extension Program {
         for slot in seedSlots + perRow {
             rowWork = rowWork.addingClamped(Shape.iterations(shapes[slot]) ?? Int.max)
         }
-        // Keep what the repeated part or the fixed targets read; release the rest early.
-        var keep = Set(fixed)
-        for slot in repeated {
-            if case .node(let node) = graph.definitions[slot] {
-                for case .slot(let arg) in node.args where !seedDependent[arg] { keep.insert(arg) }
-            }
+        let isSeed = Set(seedSlots)
+        let givenInputs = (0..<graph.slotCount).filter { slot in
+            if case .input = graph.definitions[slot] { return !isSeed.contains(slot) }
+            return false
         }
+        let compiled = try compile(once: once, repeated: repeated, fixed: fixed, perRow: perRow, seedSlots: seedSlots)
         return EvaluationPlan(
-            fixed: fixed, perRow: perRow, seedSlots: seedSlots, once: schedule(running: once, keep: keep),
-            repeated: schedule(running: repeated, keep: Set(perRow)), onceWork: onceCost.work,
-            onceBytes: onceCost.bytes, rowWork: rowWork, rowBytes: rowCost.bytes)
+            fixed: fixed, perRow: perRow, seedSlots: seedSlots, givenInputs: givenInputs, compiled: compiled,
+            onceWork: onceCost.work, onceBytes: onceCost.bytes, rowWork: rowWork, rowBytes: rowCost.bytes)
     }
 
     /// Evaluates `fixed` targets once, then `perRow` targets once per row with the seed slots set
@@ -149,7 +150,7 @@ extension Program {
         values: [Tensor?], fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Int = 0,
         resultBytes: Int, priorWork: Int = 0, seeds: (Int) -> [Tensor] = { _ in [] }
     ) throws(AutodiffError) -> (fixed: [Tensor], rows: [[Tensor]], work: Int) {
-        let plan = evaluationPlan(fixed: fixed, perRow: perRow, seedSlots: seedSlots, rows: rows > 0)
+        let plan = try evaluationPlan(fixed: fixed, perRow: perRow, seedSlots: seedSlots, rows: rows > 0)
         return try evaluate(
             plan, values: values, rows: rows, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
     }
@@ -171,36 +172,67 @@ extension Program {
         let rows = plan.perRow.isEmpty ? 0 : rows
         if rows == 0, !plan.perRow.isEmpty {
             // Planned for rows, called with none: plan again without them.
-            let once = evaluationPlan(fixed: plan.fixed, seedSlots: plan.seedSlots, rows: false)
+            let once = try evaluationPlan(fixed: plan.fixed, seedSlots: plan.seedSlots, rows: false)
             return try evaluate(
                 once, values: values, rows: 0, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
         }
-        let seedSlots = Set(plan.seedSlots)
-        for slot in 0..<graph.slotCount where values[slot] == nil && !seedSlots.contains(slot) {
-            if case .input = graph.definitions[slot] {
-                throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
-            }
+        for slot in plan.givenInputs where values[slot] == nil {
+            throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
         }
         let work = priorWork.addingClamped(plan.onceWork).addingClamped(plan.rowWork.multipliedClamped(by: rows))
         try checkCost(work: work, bytes: plan.onceBytes.addingClamped(plan.rowBytes).addingClamped(resultBytes))
 
-        var base = values
-        try run(plan.once, values: &base)
+        let compiled = plan.compiled
+        let memory = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, compiled.size))
+        defer { memory.deallocate() }
+        for (value, offset) in compiled.literals { memory[offset] = value }
+        for (slot, offset) in compiled.inputs {
+            guard let value = values[slot], value.count == Shape.count(shapes[slot]) else {
+                throw .internalError("input \"\(graph.name(of: slot))\" has no value of its planned shape")
+            }
+            Self.copy(value, to: memory + offset)
+        }
+        for (value, offset) in compiled.constants { Self.copy(value, to: memory + offset) }
+        try run(compiled.once, memory)
+        let fixed = zip(plan.fixed, compiled.fixed).map { slot, offset in tensor(slot, at: memory + offset) }
         var rowResults: [[Tensor]] = []
         rowResults.reserveCapacity(rows)
         for row in 0..<rows {
             try checkDeadline()
-            var table = base
-            for (slot, seed) in zip(plan.seedSlots, seeds(row)) { table[slot] = seed }
-            try run(plan.repeated, values: &table)
-            rowResults.append(try plan.perRow.map { (slot) throws(AutodiffError) in try Self.value(table, slot) })
+            for (place, (slot, seed)) in zip(compiled.seeds, zip(plan.seedSlots, seeds(row))) {
+                guard seed.count == Shape.count(shapes[slot]) else {
+                    throw .internalError("a seed of shape \(seed.shape) was given for shape \(shapes[slot])")
+                }
+                if let place { Self.copy(seed, to: memory + place) }
+            }
+            try run(compiled.repeated, memory)
+            rowResults.append(
+                zip(plan.perRow, compiled.perRow).map { slot, offset in tensor(slot, at: memory + offset) })
         }
-        return (try plan.fixed.map { (slot) throws(AutodiffError) in try Self.value(base, slot) }, rowResults, work)
+        return (fixed, rowResults, work)
     }
 
-    private static func value(_ table: [Tensor?], _ slot: Int) throws(AutodiffError) -> Tensor {
-        guard let value = table[slot] else { throw .internalError("slot \(slot) was not computed") }
-        return value
+    /// Runs `instructions` on `memory`, checking the deadline before each node.
+    private func run(_ instructions: [CompiledEvaluation.Instruction], _ memory: UnsafeMutablePointer<Double>)
+        throws(AutodiffError)
+    {
+        // By index, so that no instruction (its kernel's arrays) is copied, retained and released.
+        for index in instructions.indices {
+            try checkDeadline()
+            guard instructions[index].run(memory, deadline: deadline) else { throw Kernels.deadlineError }
+        }
+    }
+
+    /// The value of `slot`, copied out of the arena.
+    private func tensor(_ slot: Int, at start: UnsafeMutablePointer<Double>) -> Tensor {
+        let shape = shapes[slot]
+        return Tensor(validShape: shape, data: Array(UnsafeBufferPointer(start: start, count: Shape.count(shape))))
+    }
+
+    private static func copy(_ value: Tensor, to start: UnsafeMutablePointer<Double>) {
+        value.data.withUnsafeBufferPointer { data in
+            if let source = data.baseAddress { start.initialize(from: source, count: data.count) }
+        }
     }
 }
 

@@ -73,7 +73,7 @@ extension Graph {
         ) { () throws(AutodiffError) in
             let program = try self.program(for: shapes, limits: limits, deadline: deadline)
             let slots = try outputSlots(outputs, limits: limits)
-            return PreparedForward(program: program, outputSlots: slots, plan: program.evaluationPlan(fixed: slots))
+            return PreparedForward(program: program, outputSlots: slots, plan: try program.evaluationPlan(fixed: slots))
         }
         var program = prepared.program
         program.deadline = deadline
@@ -191,7 +191,7 @@ extension Graph {
         return PreparedBackward(
             program: differentiated, outputSlots: outputSlots, wrt: wrt, gradients: gradients,
             unconnected: unconnected, backwardGraph: backwardGraph,
-            plan: differentiated.evaluationPlan(fixed: outputSlots, perRow: connected, seedSlots: seedSlots))
+            plan: try differentiated.evaluationPlan(fixed: outputSlots, perRow: connected, seedSlots: seedSlots))
     }
 
     /// Checks each output's seed (or supplies the implicit one) and returns them in output order,

@@ -6,12 +6,13 @@
     import Darwin
 #endif
 
-/// Loops over tensor data. Inputs are validated; each kernel allocates its result once and no
-/// memory per element. Hot loops run over raw buffers with the op chosen outside the loop, and
-/// every kernel returns at once when its result is empty.
+/// Loops over tensor data in raw buffers. Inputs are validated; each kernel writes its result into
+/// a given output buffer (which never overlaps its inputs) and allocates no memory per element.
+/// Hot loops run with the op chosen outside the loop, and every kernel returns at once when its
+/// result is empty.
 ///
 /// Long kernels check `deadline` every `elementsPerCheck` elements (or `flopsPerCall` flops of a
-/// matrix product) and throw `deadlineExceeded` when it has passed.
+/// matrix product) and return false, having stopped, when it has passed.
 enum Kernels {
     /// Elements an elementwise or reduction loop runs between two deadline checks.
     static let elementsPerCheck = 1 << 20
@@ -24,18 +25,6 @@ enum Kernels {
 
     static let deadlineError = AutodiffError.deadlineExceeded(
         "the computation did not finish before the request deadline")
-
-    /// A result of `count` elements written by `body` into uninitialized memory, or `nil` when
-    /// `body` returned false (the deadline passed).
-    @inline(__always)
-    private static func filling(_ count: Int, _ body: (UnsafeMutablePointer<Double>) -> Bool) -> [Double]? {
-        var finished = true
-        let data = [Double](unsafeUninitializedCapacity: count) { out, initialized in
-            if let base = out.baseAddress { finished = body(base) }
-            initialized = finished ? count : 0
-        }
-        return finished ? data : nil
-    }
 
     /// Calls `body` on consecutive ranges of `0..<count`, at most `elementsPerCheck` long, checking
     /// `deadline` between them; false (having stopped) when it passed.
@@ -58,414 +47,385 @@ enum Kernels {
     /// `f(x)` for every element, `elementsPerCheck` at a time.
     @inline(__always)
     private static func map(
-        _ x: Tensor, deadline: ContinuousClock.Instant?, _ f: (Double) -> Double
-    ) throws(AutodiffError) -> Tensor {
-        let count = x.count
-        guard count > 0 else { return x }
-        let data = x.data.withUnsafeBufferPointer { x in
-            let input = x.baseAddress.unsafelyUnwrapped
-            return filling(count) { out in
-                chunks(count, deadline: deadline) { range in
-                    for i in range { out[i] = f(input[i]) }
-                }
-            }
+        _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, count: Int,
+        deadline: ContinuousClock.Instant?, _ f: (Double) -> Double
+    ) -> Bool {
+        chunks(count, deadline: deadline) { range in
+            for i in range { out[i] = f(x[i]) }
         }
-        guard let data else { throw deadlineError }
-        return Tensor(validShape: x.shape, data: data)
     }
 
-    /// Applies a unary elementwise op, matching PyTorch's CPU kernels value for value.
+    /// Applies a unary elementwise op to `count` elements, matching PyTorch's CPU kernels value for value.
     static func unary(
-        _ function: UnaryFunction, _ x: Tensor, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
+        _ function: UnaryFunction, _ x: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, count: Int,
+        deadline: ContinuousClock.Instant?
+    ) -> Bool {
         switch function {
-        case .neg: return try map(x, deadline: deadline) { -$0 }
-        case .exp: return try map(x, deadline: deadline) { exp($0) }
-        case .log: return try map(x, deadline: deadline) { log($0) }
-        case .sqrt: return try map(x, deadline: deadline) { $0.squareRoot() }
-        case .sin: return try map(x, deadline: deadline) { sin($0) }
-        case .cos: return try map(x, deadline: deadline) { cos($0) }
-        case .tan: return try map(x, deadline: deadline) { tan($0) }
-        case .tanh: return try map(x, deadline: deadline) { tanh($0) }
-        case .sigmoid: return try map(x, deadline: deadline) { 1 / (1 + exp(-$0)) }
-        case .reciprocal: return try map(x, deadline: deadline) { 1 / $0 }
-        case .square: return try map(x, deadline: deadline) { $0 * $0 }
-        case .log1p: return try map(x, deadline: deadline) { log1p($0) }
-        case .expm1: return try map(x, deadline: deadline) { expm1($0) }
-        case .erf: return try map(x, deadline: deadline) { erf($0) }
-        case .abs: return try map(x, deadline: deadline) { Swift.abs($0) }
-        case .relu: return try map(x, deadline: deadline) { $0 < 0 ? 0 : $0 }
-        case .leakyRelu(let slope): return try map(x, deadline: deadline) { $0 > 0 ? $0 : $0 * slope }
-        case .elu(let alpha): return try map(x, deadline: deadline) { $0 > 0 ? $0 : alpha * expm1($0) }
+        case .neg: return map(x, out, count: count, deadline: deadline) { -$0 }
+        case .exp: return map(x, out, count: count, deadline: deadline) { exp($0) }
+        case .log: return map(x, out, count: count, deadline: deadline) { log($0) }
+        case .sqrt: return map(x, out, count: count, deadline: deadline) { $0.squareRoot() }
+        case .sin: return map(x, out, count: count, deadline: deadline) { sin($0) }
+        case .cos: return map(x, out, count: count, deadline: deadline) { cos($0) }
+        case .tan: return map(x, out, count: count, deadline: deadline) { tan($0) }
+        case .tanh: return map(x, out, count: count, deadline: deadline) { tanh($0) }
+        case .sigmoid: return map(x, out, count: count, deadline: deadline) { 1 / (1 + exp(-$0)) }
+        case .reciprocal: return map(x, out, count: count, deadline: deadline) { 1 / $0 }
+        case .square: return map(x, out, count: count, deadline: deadline) { $0 * $0 }
+        case .log1p: return map(x, out, count: count, deadline: deadline) { log1p($0) }
+        case .expm1: return map(x, out, count: count, deadline: deadline) { expm1($0) }
+        case .erf: return map(x, out, count: count, deadline: deadline) { erf($0) }
+        case .abs: return map(x, out, count: count, deadline: deadline) { Swift.abs($0) }
+        case .relu: return map(x, out, count: count, deadline: deadline) { $0 < 0 ? 0 : $0 }
+        case .leakyRelu(let slope): return map(x, out, count: count, deadline: deadline) { $0 > 0 ? $0 : $0 * slope }
+        case .elu(let alpha):
+            return map(x, out, count: count, deadline: deadline) { $0 > 0 ? $0 : alpha * expm1($0) }
         case .gelu(tanhApproximation: true):
-            return try map(x, deadline: deadline) { x in
+            return map(x, out, count: count, deadline: deadline) { x in
                 0.5 * x * (1 + tanh(GeluConstants.sqrt2OverPi * (x + GeluConstants.kappa * x * x * x)))
             }
         case .gelu(tanhApproximation: false):
-            return try map(x, deadline: deadline) { x in x * 0.5 * (1 + erf(x * GeluConstants.sqrtHalf)) }
+            return map(x, out, count: count, deadline: deadline) { x in
+                x * 0.5 * (1 + erf(x * GeluConstants.sqrtHalf))
+            }
         case .softplus(let beta, let threshold):
-            return try map(x, deadline: deadline) { x in x * beta > threshold ? x : log1p(exp(x * beta)) / beta }
+            return map(x, out, count: count, deadline: deadline) { x in
+                x * beta > threshold ? x : log1p(exp(x * beta)) / beta
+            }
         case .clamp(let lower, let upper):
-            return try map(x, deadline: deadline) { x in
+            return map(x, out, count: count, deadline: deadline) { x in
                 var y = x
                 if let lower, y < lower { y = lower }
                 if let upper, y > upper { y = upper }
                 return y
             }
-        case .sign: return try map(x, deadline: deadline) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
-        case .floor: return try map(x, deadline: deadline) { $0.rounded(.down) }
-        case .ceil: return try map(x, deadline: deadline) { $0.rounded(.up) }
-        case .round: return try map(x, deadline: deadline) { $0.rounded(.toNearestOrEven) }
+        case .sign: return map(x, out, count: count, deadline: deadline) { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }
+        case .floor: return map(x, out, count: count, deadline: deadline) { $0.rounded(.down) }
+        case .ceil: return map(x, out, count: count, deadline: deadline) { $0.rounded(.up) }
+        case .round: return map(x, out, count: count, deadline: deadline) { $0.rounded(.toNearestOrEven) }
         }
     }
 
     // MARK: Elementwise with broadcasting
 
-    /// `f(a, b)` over the broadcast `shape`, reading each argument through its `strides`.
+    /// `f(a, b)` over the broadcast `shape` (`count` elements), reading each argument (of `aCount`
+    /// and `bCount` elements) through its `strides`.
     @inline(__always)
     private static func broadcastMap(
-        _ a: Tensor, _ b: Tensor, strides: [[Int]], shape: [Int], deadline: ContinuousClock.Instant?,
+        _ pa: UnsafePointer<Double>, _ aCount: Int, _ pb: UnsafePointer<Double>, _ bCount: Int, strides: [[Int]],
+        shape: [Int], into out: UnsafeMutablePointer<Double>, count: Int, deadline: ContinuousClock.Instant?,
         _ f: (Double, Double) -> Double
-    ) throws(AutodiffError) -> Tensor {
-        let count = Shape.count(shape)
-        guard count > 0 else { return Tensor(validShape: shape, data: []) }
-        let data = a.data.withUnsafeBufferPointer { a in
-            b.data.withUnsafeBufferPointer { b in
-                let (pa, pb) = (a.baseAddress.unsafelyUnwrapped, b.baseAddress.unsafelyUnwrapped)
-                return filling(count) { out in
-                    // Equal shapes, or a single element on one side: one flat loop.
-                    if a.count == count || a.count == 1, b.count == count || b.count == 1 {
-                        return chunks(count, deadline: deadline) { range in
-                            if a.count == count, b.count == count {
-                                for i in range { out[i] = f(pa[i], pb[i]) }
-                            } else if a.count == count {
-                                let v = pb[0]
-                                for i in range { out[i] = f(pa[i], v) }
-                            } else if b.count == count {
-                                let u = pa[0]
-                                for i in range { out[i] = f(u, pb[i]) }
-                            } else {
-                                let (u, v) = (pa[0], pb[0])
-                                for i in range { out[i] = f(u, v) }
-                            }
-                        }
-                    }
-                    let runs = StridedRuns(shape: shape, strides: strides + [Shape.strides(shape)])
-                    let (sa, sb) = (runs.innerStrides[0], runs.innerStrides[1])
-                    return runs.forEachRun(deadline: deadline) { offsets, length in
-                        let (x, y, z) = (pa + offsets[0], pb + offsets[1], out + offsets[2])
-                        if sa == 1, sb == 1 {
-                            for j in 0..<length { z[j] = f(x[j], y[j]) }
-                        } else if sa == 1, sb == 0 {
-                            let v = y[0]
-                            for j in 0..<length { z[j] = f(x[j], v) }
-                        } else if sa == 0, sb == 1 {
-                            let u = x[0]
-                            for j in 0..<length { z[j] = f(u, y[j]) }
-                        } else {
-                            for j in 0..<length { z[j] = f(x[j * sa], y[j * sb]) }
-                        }
-                    }
+    ) -> Bool {
+        guard count > 0 else { return true }
+        // Equal shapes, or a single element on one side: one flat loop.
+        if aCount == count || aCount == 1, bCount == count || bCount == 1 {
+            return chunks(count, deadline: deadline) { range in
+                if aCount == count, bCount == count {
+                    for i in range { out[i] = f(pa[i], pb[i]) }
+                } else if aCount == count {
+                    let v = pb[0]
+                    for i in range { out[i] = f(pa[i], v) }
+                } else if bCount == count {
+                    let u = pa[0]
+                    for i in range { out[i] = f(u, pb[i]) }
+                } else {
+                    let (u, v) = (pa[0], pb[0])
+                    for i in range { out[i] = f(u, v) }
                 }
             }
         }
-        guard let data else { throw deadlineError }
-        return Tensor(validShape: shape, data: data)
+        let runs = StridedRuns(shape: shape, strides: strides + [Shape.strides(shape)])
+        let (sa, sb) = (runs.innerStrides[0], runs.innerStrides[1])
+        return runs.forEachRun(deadline: deadline) { offsets, length in
+            let (x, y, z) = (pa + offsets[0], pb + offsets[1], out + offsets[2])
+            if sa == 1, sb == 1 {
+                for j in 0..<length { z[j] = f(x[j], y[j]) }
+            } else if sa == 1, sb == 0 {
+                let v = y[0]
+                for j in 0..<length { z[j] = f(x[j], v) }
+            } else if sa == 0, sb == 1 {
+                let u = x[0]
+                for j in 0..<length { z[j] = f(u, y[j]) }
+            } else {
+                for j in 0..<length { z[j] = f(x[j * sa], y[j * sb]) }
+            }
+        }
     }
 
     /// Applies a binary elementwise op with NumPy broadcasting.
     static func binary(
-        _ function: BinaryFunction, _ a: Tensor, _ b: Tensor, strides: [[Int]], shape: [Int],
+        _ function: BinaryFunction, _ a: UnsafePointer<Double>, count aCount: Int, _ b: UnsafePointer<Double>,
+        count bCount: Int, strides: [[Int]], shape: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
+    ) -> Bool {
+        @inline(__always)
+        func apply(_ f: (Double, Double) -> Double) -> Bool {
+            broadcastMap(
+                a, aCount, b, bCount, strides: strides, shape: shape, into: out, count: count, deadline: deadline, f)
+        }
         switch function {
-        case .add: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 + $1 }
-        case .sub: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 - $1 }
-        case .mul: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 * $1 }
-        case .div: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 / $1 }
-        case .pow: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { pow($0, $1) }
-        case .maximum:
-            return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
-            }
-        case .minimum:
-            return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1)
-            }
-        case .gt: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 > $1 ? 1 : 0 }
-        case .ge: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 >= $1 ? 1 : 0 }
-        case .lt: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 < $1 ? 1 : 0 }
-        case .le: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 <= $1 ? 1 : 0 }
-        case .eq: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 == $1 ? 1 : 0 }
-        case .ne: return try broadcastMap(a, b, strides: strides, shape: shape, deadline: deadline) { $0 != $1 ? 1 : 0 }
+        case .add: return apply { $0 + $1 }
+        case .sub: return apply { $0 - $1 }
+        case .mul: return apply { $0 * $1 }
+        case .div: return apply { $0 / $1 }
+        case .pow: return apply { pow($0, $1) }
+        case .maximum: return apply { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+        case .minimum: return apply { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
+        case .gt: return apply { $0 > $1 ? 1 : 0 }
+        case .ge: return apply { $0 >= $1 ? 1 : 0 }
+        case .lt: return apply { $0 < $1 ? 1 : 0 }
+        case .le: return apply { $0 <= $1 ? 1 : 0 }
+        case .eq: return apply { $0 == $1 ? 1 : 0 }
+        case .ne: return apply { $0 != $1 ? 1 : 0 }
         }
     }
 
     /// `condition != 0 ? x : y` over the broadcast `shape` (`where`).
     static func select(
-        _ args: [Tensor], strides: [[Int]], shape: [Int], deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        let count = Shape.count(shape)
-        guard count > 0 else { return Tensor(validShape: shape, data: []) }
+        _ pc: UnsafePointer<Double>, _ pt: UnsafePointer<Double>, _ pe: UnsafePointer<Double>, strides: [[Int]],
+        shape: [Int], into out: UnsafeMutablePointer<Double>, count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        guard count > 0 else { return true }
         let runs = StridedRuns(shape: shape, strides: strides + [Shape.strides(shape)])
         let (s0, s1, s2) = (runs.innerStrides[0], runs.innerStrides[1], runs.innerStrides[2])
-        let data = args[0].data.withUnsafeBufferPointer { c in
-            args[1].data.withUnsafeBufferPointer { t in
-                args[2].data.withUnsafeBufferPointer { e in
-                    let pc = c.baseAddress.unsafelyUnwrapped
-                    let (pt, pe) = (t.baseAddress.unsafelyUnwrapped, e.baseAddress.unsafelyUnwrapped)
-                    return filling(count) { out in
-                        runs.forEachRun(deadline: deadline) { o, length in
-                            let (c, t, e, z) = (pc + o[0], pt + o[1], pe + o[2], out + o[3])
-                            for j in 0..<length { z[j] = c[j * s0] != 0 ? t[j * s1] : e[j * s2] }
-                        }
-                    }
-                }
-            }
+        return runs.forEachRun(deadline: deadline) { o, length in
+            let (c, t, e, z) = (pc + o[0], pt + o[1], pe + o[2], out + o[3])
+            for j in 0..<length { z[j] = c[j * s0] != 0 ? t[j * s1] : e[j * s2] }
         }
-        guard let data else { throw deadlineError }
-        return Tensor(validShape: shape, data: data)
     }
 
-    /// Reads `x` through `strides` into a new tensor of `shape` (broadcast, transpose, slice).
+    /// Reads `x` from `base` through `strides` into `out`, laid out as `shape` (broadcast,
+    /// transpose, slice).
     static func gather(
-        _ x: Tensor, strides: [Int], shape: [Int], base: Int = 0, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        let count = Shape.count(shape)
-        if count == x.count && strides == Shape.strides(shape) && base == 0 {
-            return Tensor(validShape: shape, data: x.data)
-        }
-        guard count > 0 else { return Tensor(validShape: shape, data: []) }
+        _ x: UnsafePointer<Double>, strides: [Int], shape: [Int], base: Int = 0, into out: UnsafeMutablePointer<Double>,
+        count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        guard count > 0 else { return true }
         let runs = StridedRuns(shape: shape, strides: [strides, Shape.strides(shape)])
         let step = runs.innerStrides[0]
-        let data = x.data.withUnsafeBufferPointer { x in
-            let source = x.baseAddress.unsafelyUnwrapped + base
-            return filling(count) { out in
-                runs.forEachRun(deadline: deadline) { o, length in
-                    let (from, to) = (source + o[0], out + o[1])
-                    switch step {
-                    case 1: to.initialize(from: from, count: length)
-                    case 0: to.initialize(repeating: from[0], count: length)
-                    default: for j in 0..<length { to[j] = from[j * step] }
-                    }
-                }
+        let source = x + base
+        return runs.forEachRun(deadline: deadline) { o, length in
+            let (from, to) = (source + o[0], out + o[1])
+            switch step {
+            case 1: to.initialize(from: from, count: length)
+            case 0: to.initialize(repeating: from[0], count: length)
+            default: for j in 0..<length { to[j] = from[j * step] }
             }
         }
-        guard let data else { throw deadlineError }
-        return Tensor(validShape: shape, data: data)
+    }
+
+    /// `count` elements of `x` as they are (a layout change that keeps the order).
+    static func copy(_ x: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>, count: Int) {
+        guard count > 0 else { return }
+        out.update(from: x, count: count)
     }
 
     // MARK: Reductions
 
-    /// Folds `x` into the result of `reduction` with `combine`, starting from `initial`: each
-    /// result element combines its inputs in input order, as a sequential loop does.
+    /// Folds `x` (of `inputCount` elements) into `out`, the `resultCount` elements of `reduction`,
+    /// with `combine`, starting from `initial`: each result element combines its inputs in input
+    /// order, as a sequential loop does.
     @inline(__always)
     private static func fold(
-        _ x: Tensor, _ reduction: Reduction, resultCount: Int, initial: Double, deadline: ContinuousClock.Instant?,
-        _ combine: (Double, Double) -> Double
-    ) throws(AutodiffError) -> [Double] {
-        var result = [Double](repeating: initial, count: resultCount)
-        guard x.count > 0 else { return result }
+        _ x: UnsafePointer<Double>, inputCount: Int, _ reduction: Reduction, into out: UnsafeMutablePointer<Double>,
+        resultCount: Int, initial: Double, deadline: ContinuousClock.Instant?, _ combine: (Double, Double) -> Double
+    ) -> Bool {
+        out.update(repeating: initial, count: resultCount)
+        guard inputCount > 0 else { return true }
         if resultCount == 1 {
             var accumulator = initial
-            let finished = x.data.withUnsafeBufferPointer { x in
-                let input = x.baseAddress.unsafelyUnwrapped
-                return chunks(x.count, deadline: deadline) { range in
-                    for i in range { accumulator = combine(accumulator, input[i]) }
-                }
+            let finished = chunks(inputCount, deadline: deadline) { range in
+                for i in range { accumulator = combine(accumulator, x[i]) }
             }
-            guard finished else { throw deadlineError }
-            result[0] = accumulator
-            return result
+            out[0] = accumulator
+            return finished
         }
         let runs = StridedRuns(
             shape: reduction.inputShape, strides: [Shape.strides(reduction.inputShape), reduction.resultStrides])
         let step = runs.innerStrides[1]
-        let finished = x.data.withUnsafeBufferPointer { x in
-            result.withUnsafeMutableBufferPointer { result in
-                let (input, output) = (x.baseAddress.unsafelyUnwrapped, result.baseAddress.unsafelyUnwrapped)
-                return runs.forEachRun(deadline: deadline) { o, length in
-                    let (from, to) = (input + o[0], output + o[1])
-                    if step == 0 {
-                        var accumulator = to[0]
-                        for j in 0..<length { accumulator = combine(accumulator, from[j]) }
-                        to[0] = accumulator
-                    } else {
-                        for j in 0..<length { to[j * step] = combine(to[j * step], from[j]) }
-                    }
-                }
+        return runs.forEachRun(deadline: deadline) { o, length in
+            let (from, to) = (x + o[0], out + o[1])
+            if step == 0 {
+                var accumulator = to[0]
+                for j in 0..<length { accumulator = combine(accumulator, from[j]) }
+                to[0] = accumulator
+            } else {
+                for j in 0..<length { to[j * step] = combine(to[j * step], from[j]) }
             }
         }
-        guard finished else { throw deadlineError }
-        return result
     }
 
-    /// Applies a reduction op; `shape` is the result's shape (with or without the kept axes).
+    /// Applies a reduction op to `x` (of `inputCount` elements) into the `count` elements of its result.
     static func reduce(
-        _ function: ReduceFunction, _ x: Tensor, _ reduction: Reduction, shape: [Int],
-        deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        let resultCount = Shape.count(shape)
-        guard resultCount > 0 else { return Tensor(validShape: shape, data: []) }
-        let data: [Double]
+        _ function: ReduceFunction, _ x: UnsafePointer<Double>, inputCount: Int, _ reduction: Reduction,
+        into out: UnsafeMutablePointer<Double>, count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        guard count > 0 else { return true }
+        @inline(__always)
+        func fold(initial: Double, _ combine: (Double, Double) -> Double) -> Bool {
+            Kernels.fold(
+                x, inputCount: inputCount, reduction, into: out, resultCount: count, initial: initial,
+                deadline: deadline, combine)
+        }
         switch function {
         case .sum:
-            data = try fold(x, reduction, resultCount: resultCount, initial: 0, deadline: deadline, +)
+            return fold(initial: 0, +)
         case .mean:
-            let count = Double(reduction.count)
-            data = try fold(x, reduction, resultCount: resultCount, initial: 0, deadline: deadline, +).map {
-                $0 / count
-            }
+            guard fold(initial: 0, +) else { return false }
+            let reduced = Double(reduction.count)
+            for i in 0..<count { out[i] = out[i] / reduced }
+            return true
         case .prod:
-            data = try fold(x, reduction, resultCount: resultCount, initial: 1, deadline: deadline, *)
+            return fold(initial: 1, *)
         case .max:
-            data = try fold(x, reduction, resultCount: resultCount, initial: -.infinity, deadline: deadline) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
-            }
+            return fold(initial: -.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
         case .min:
-            data = try fold(x, reduction, resultCount: resultCount, initial: .infinity, deadline: deadline) {
-                $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1)
-            }
+            return fold(initial: .infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.min($0, $1) }
         case .logsumexp:
-            data = try logsumexp(x, reduction, resultCount: resultCount, deadline: deadline)
+            return logsumexp(x, inputCount: inputCount, reduction, into: out, count: count, deadline: deadline)
         }
-        return Tensor(validShape: shape, data: data)
     }
 
     /// `log(Σ exp(x - m)) + m` with `m` the maximum (0 where it is infinite, as PyTorch), so exp
     /// never overflows.
     private static func logsumexp(
-        _ x: Tensor, _ reduction: Reduction, resultCount: Int, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> [Double] {
-        let maxima = try fold(x, reduction, resultCount: resultCount, initial: -.infinity, deadline: deadline) {
-            $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1)
-        }.map { $0.isInfinite ? 0 : $0 }
-        var sums = [Double](repeating: 0, count: resultCount)
-        if x.count > 0 {
+        _ x: UnsafePointer<Double>, inputCount: Int, _ reduction: Reduction, into out: UnsafeMutablePointer<Double>,
+        count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        var finished = true
+        let maxima = [Double](unsafeUninitializedCapacity: count) { maxima, initialized in
+            let shifts = maxima.baseAddress.unsafelyUnwrapped
+            finished = fold(
+                x, inputCount: inputCount, reduction, into: shifts, resultCount: count, initial: -.infinity,
+                deadline: deadline
+            ) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+            for i in 0..<count where shifts[i].isInfinite { shifts[i] = 0 }
+            initialized = count
+        }
+        guard finished else { return false }
+        out.update(repeating: 0, count: count)
+        if inputCount > 0 {
             let runs = StridedRuns(
                 shape: reduction.inputShape, strides: [Shape.strides(reduction.inputShape), reduction.resultStrides])
             let step = runs.innerStrides[1]
-            let finished = x.data.withUnsafeBufferPointer { x in
-                maxima.withUnsafeBufferPointer { maxima in
-                    sums.withUnsafeMutableBufferPointer { sums in
-                        let input = x.baseAddress.unsafelyUnwrapped
-                        let shifts = maxima.baseAddress.unsafelyUnwrapped
-                        let output = sums.baseAddress.unsafelyUnwrapped
-                        return runs.forEachRun(deadline: deadline) { o, length in
-                            let (from, shift, to) = (input + o[0], shifts + o[1], output + o[1])
-                            if step == 0 {
-                                var total = to[0]
-                                let m = shift[0]
-                                for j in 0..<length { total += exp(from[j] - m) }
-                                to[0] = total
-                            } else {
-                                for j in 0..<length { to[j * step] += exp(from[j] - shift[j * step]) }
-                            }
-                        }
+            finished = maxima.withUnsafeBufferPointer { maxima in
+                let shifts = maxima.baseAddress.unsafelyUnwrapped
+                return runs.forEachRun(deadline: deadline) { o, length in
+                    let (from, shift, to) = (x + o[0], shifts + o[1], out + o[1])
+                    if step == 0 {
+                        var total = to[0]
+                        let m = shift[0]
+                        for j in 0..<length { total += exp(from[j] - m) }
+                        to[0] = total
+                    } else {
+                        for j in 0..<length { to[j * step] += exp(from[j] - shift[j * step]) }
                     }
                 }
             }
-            guard finished else { throw deadlineError }
+            guard finished else { return false }
         }
-        return zip(sums, maxima).map { log($0) + $1 }
+        for i in 0..<count { out[i] = log(out[i]) + maxima[i] }
+        return true
     }
 
     // MARK: Linear algebra and layout
 
-    /// `torch.matmul` over the batch of `plan` through `BLAS.gemm`, checking `deadline` between
-    /// calls; a call covers at most `flopsPerCall` flops (whole rows of the result, at least one).
+    /// `torch.matmul` over the batch of `plan` through `BLAS.gemm` (β = 0: every element of `out`
+    /// is written), checking `deadline` between calls; a call covers at most `flopsPerCall` flops
+    /// (whole rows of the result, at least one). With `transposeA` (`transposeB`) each matrix of
+    /// `a` (`b`) is stored transposed, as the swap of its last two axes would have given it.
+    static func matmul(
+        _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ plan: MatmulPlan, transposeA: Bool = false,
+        transposeB: Bool = false, into out: UnsafeMutablePointer<Double>, count: Int,
+        deadline: ContinuousClock.Instant?, flopsPerCall: Int = Kernels.flopsPerCall
+    ) -> Bool {
+        guard count > 0 else { return true }
+        var (batches, m) = (Shape.count(plan.batchShape), plan.m)
+        let (k, n) = (plan.k, plan.n)
+        var batchShape = plan.batchShape
+        // A batch of matrices times one matrix is one taller product (when the rows of `a` follow
+        // each other in memory).
+        if !transposeA, plan.rhsBatchStrides.allSatisfy({ $0 == 0 }),
+            plan.lhsBatchStrides == Shape.strides(plan.batchShape)
+        {
+            (batches, m, batchShape) = (1, batches * m, [])
+        }
+        let rowsPerCall = Swift.max(1, flopsPerCall / Swift.max(1, 2 * k * n))
+        let lda = Swift.max(1, transposeA ? m : k)
+        let ldb = Swift.max(1, transposeB ? k : n)
+        var cursor = StridedCursor(
+            shape: batchShape,
+            strides: batchShape.isEmpty ? [[], []] : [plan.lhsBatchStrides, plan.rhsBatchStrides])
+        for batch in 0..<batches {
+            let aBase = cursor.offsets[0] * m * k
+            let bBase = cursor.offsets[1] * k * n
+            for row in stride(from: 0, to: m, by: rowsPerCall) {
+                if isPast(deadline) { return false }
+                let call = GEMM(
+                    m: Swift.min(rowsPerCall, m - row), n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+                    lda: lda, ldb: ldb, ldc: n)
+                // Row `row` of op(a) starts `row` rows into `a`, or `row` columns when stored transposed.
+                BLAS.gemm(call, a + aBase + (transposeA ? row : row * k), b + bBase, out + batch * m * n + row * n)
+            }
+            cursor.advance()
+        }
+        return true
+    }
+
+    /// `matmul` on tensors, into a new tensor of `shape`.
     static func matmul(
         _ a: Tensor, _ b: Tensor, _ plan: MatmulPlan, shape: [Int], deadline: ContinuousClock.Instant?,
         flopsPerCall: Int = Kernels.flopsPerCall
     ) throws(AutodiffError) -> Tensor {
         let count = Shape.count(shape)
-        guard count > 0 else { return Tensor(validShape: shape, data: []) }
-        var (batches, m) = (Shape.count(plan.batchShape), plan.m)
-        let (k, n) = (plan.k, plan.n)
-        var batchShape = plan.batchShape
-        // A batch of matrices times one matrix is one taller product.
-        if plan.rhsBatchStrides.allSatisfy({ $0 == 0 }), plan.lhsBatchStrides == Shape.strides(plan.batchShape) {
-            (batches, m, batchShape) = (1, batches * m, [])
-        }
-        let rowsPerCall = Swift.max(1, flopsPerCall / Swift.max(1, 2 * k * n))
-        let gemmShape = (lda: Swift.max(1, k), ldb: Swift.max(1, n))
-        var cursor = StridedCursor(
-            shape: batchShape,
-            strides: batchShape.isEmpty ? [[], []] : [plan.lhsBatchStrides, plan.rhsBatchStrides])
-        // Every element is written by `BLAS.gemm` (β = 0), so the result starts uninitialized.
+        var finished = true
         let data = a.data.withUnsafeBufferPointer { a in
             b.data.withUnsafeBufferPointer { b in
-                filling(count) { c in
-                    for batch in 0..<batches {
-                        let aBase = cursor.offsets[0] * m * k
-                        let bBase = cursor.offsets[1] * k * n
-                        for row in stride(from: 0, to: m, by: rowsPerCall) {
-                            if isPast(deadline) { return false }
-                            let call = GEMM(
-                                m: Swift.min(rowsPerCall, m - row), n: n, k: k, transposeA: false, transposeB: false,
-                                lda: gemmShape.lda, ldb: gemmShape.ldb, ldc: n)
-                            BLAS.gemm(
-                                call, a.baseAddress.map { $0 + aBase + row * k }, b.baseAddress.map { $0 + bBase },
-                                c + batch * m * n + row * n)
-                        }
-                        cursor.advance()
+                [Double](unsafeUninitializedCapacity: count) { out, initialized in
+                    if let pa = a.baseAddress, let pb = b.baseAddress, let out = out.baseAddress {
+                        finished = matmul(
+                            pa, pb, plan, into: out, count: count, deadline: deadline, flopsPerCall: flopsPerCall)
+                    } else if let out = out.baseAddress {
+                        out.initialize(repeating: 0, count: count)
                     }
-                    return true
-                }
-            }
-        }
-        guard let data else { throw deadlineError }
-        return Tensor(validShape: shape, data: data)
-    }
-
-    static func transpose(
-        _ x: Tensor, perm: [Int], shape: [Int], deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        let strides = Shape.strides(x.shape)
-        return try gather(x, strides: perm.map { strides[$0] }, shape: shape, deadline: deadline)
-    }
-
-    static func concat(_ args: [Tensor], axis: Int, shape: [Int]) -> Tensor {
-        let count = Shape.count(shape)
-        guard count > 0 else { return Tensor(validShape: shape, data: []) }
-        let outer = shape[..<axis].reduce(1, *)
-        let inner = shape[(axis + 1)...].reduce(1, *)
-        var data: [Double] = []
-        data.reserveCapacity(count)
-        for o in 0..<outer {
-            for arg in args {
-                let block = arg.shape[axis] * inner
-                data.append(contentsOf: arg.data[(o * block)..<((o + 1) * block)])
-            }
-        }
-        return Tensor(validShape: shape, data: data)
-    }
-
-    static func slice(
-        _ x: Tensor, _ plan: SlicePlan, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        try gather(x, strides: plan.strides, shape: plan.sliced, base: plan.offset, deadline: deadline)
-    }
-
-    /// Writes `g` into the slice of a zero tensor of the full shape.
-    static func unslice(
-        _ g: Tensor, _ plan: SlicePlan, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        var data = [Double](repeating: 0, count: Shape.count(plan.full))
-        guard g.count > 0 else { return Tensor(validShape: plan.full, data: data) }
-        let runs = StridedRuns(shape: plan.sliced, strides: [plan.strides, Shape.strides(plan.sliced)])
-        let step = runs.innerStrides[0]
-        let finished = g.data.withUnsafeBufferPointer { g in
-            data.withUnsafeMutableBufferPointer { out in
-                let (source, target) = (g.baseAddress.unsafelyUnwrapped, out.baseAddress.unsafelyUnwrapped + plan.offset)
-                return runs.forEachRun(deadline: deadline) { o, length in
-                    let (to, from) = (target + o[0], source + o[1])
-                    for j in 0..<length { to[j * step] = from[j] }
+                    initialized = finished ? count : 0
                 }
             }
         }
         guard finished else { throw deadlineError }
-        return Tensor(validShape: plan.full, data: data)
+        return Tensor(validShape: shape, data: data)
+    }
+
+    /// The arguments laid end to end along `axis`: per index before the axis, a block of
+    /// `blocks[i]` elements from each argument `i` (its extent along the axis times the inner size).
+    static func concat(
+        _ base: UnsafeMutablePointer<Double>, operands: [Int], blocks: [Int], outer: Int,
+        into out: UnsafeMutablePointer<Double>, count: Int
+    ) {
+        guard count > 0 else { return }
+        var to = out
+        for o in 0..<outer {
+            for (operand, block) in zip(operands, blocks) {
+                to.update(from: base + operand + o * block, count: block)
+                to += block
+            }
+        }
+    }
+
+    /// Writes `g` (of `inputCount` elements) into the slice of zeros of the full shape (`count` elements).
+    static func unslice(
+        _ g: UnsafePointer<Double>, inputCount: Int, _ plan: SlicePlan, into out: UnsafeMutablePointer<Double>,
+        count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        out.update(repeating: 0, count: count)
+        guard inputCount > 0 else { return true }
+        let runs = StridedRuns(shape: plan.sliced, strides: [plan.strides, Shape.strides(plan.sliced)])
+        let step = runs.innerStrides[0]
+        let target = out + plan.offset
+        return runs.forEachRun(deadline: deadline) { o, length in
+            let (to, from) = (target + o[0], g + o[1])
+            for j in 0..<length { to[j * step] = from[j] }
+        }
     }
 
     // MARK: Normalization
@@ -473,39 +433,32 @@ enum Kernels {
     /// Softmax (or log-softmax) along the middle axis of `outer × length × inner`, shifted by the
     /// maximum so that logits of ±1000 are fine.
     static func softmax(
-        _ x: Tensor, outer: Int, length: Int, inner: Int, logarithm: Bool, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        let count = x.count
-        guard count > 0 else { return x }
-        let data = x.data.withUnsafeBufferPointer { x in
-            let input = x.baseAddress.unsafelyUnwrapped
-            return filling(count) { out in
-                var sinceCheck = 0
-                for o in 0..<outer {
-                    for i in 0..<inner {
-                        sinceCheck += length
-                        if sinceCheck >= elementsPerCheck {
-                            if isPast(deadline) { return false }
-                            sinceCheck = 0
-                        }
-                        let (from, to) = (input + o * length * inner + i, out + o * length * inner + i)
-                        var maximum = -Double.infinity
-                        for j in 0..<length { maximum = Swift.max(maximum, from[j * inner]) }
-                        var total = 0.0
-                        for j in 0..<length { total += exp(from[j * inner] - maximum) }
-                        if logarithm {
-                            let logTotal = log(total)
-                            for j in 0..<length { to[j * inner] = (from[j * inner] - maximum) - logTotal }
-                        } else {
-                            for j in 0..<length { to[j * inner] = exp(from[j * inner] - maximum) / total }
-                        }
-                    }
+        _ input: UnsafePointer<Double>, outer: Int, length: Int, inner: Int, logarithm: Bool,
+        into out: UnsafeMutablePointer<Double>, count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        guard count > 0 else { return true }
+        var sinceCheck = 0
+        for o in 0..<outer {
+            for i in 0..<inner {
+                sinceCheck += length
+                if sinceCheck >= elementsPerCheck {
+                    if isPast(deadline) { return false }
+                    sinceCheck = 0
                 }
-                return true
+                let (from, to) = (input + o * length * inner + i, out + o * length * inner + i)
+                var maximum = -Double.infinity
+                for j in 0..<length { maximum = Swift.max(maximum, from[j * inner]) }
+                var total = 0.0
+                for j in 0..<length { total += exp(from[j * inner] - maximum) }
+                if logarithm {
+                    let logTotal = log(total)
+                    for j in 0..<length { to[j * inner] = (from[j * inner] - maximum) - logTotal }
+                } else {
+                    for j in 0..<length { to[j * inner] = exp(from[j * inner] - maximum) / total }
+                }
             }
         }
-        guard let data else { throw deadlineError }
-        return Tensor(validShape: x.shape, data: data)
+        return true
     }
 }
 

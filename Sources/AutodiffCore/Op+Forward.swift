@@ -1,21 +1,24 @@
-/// The forward kernels: one exhaustive switch over the op table. Shapes and attributes were
-/// checked by `plan`, so the only failures are a passed `deadline` (`deadlineExceeded`, checked
-/// inside long kernels) and a plan that does not fit the op (`internalError`, a broken invariant).
+/// The forward kernels: one exhaustive switch over the op table picks each node's `Kernel` once,
+/// from its plan, attributes and argument shapes. Shapes and attributes were checked by `plan`, so
+/// running a kernel fails only on a passed deadline; a plan that does not fit the op is an
+/// `internalError` (a broken invariant) when the kernel is picked.
 extension Op {
-    func evaluate(
-        _ args: [Tensor], plan: Plan, attrs: Attributes, deadline: ContinuousClock.Instant?
-    ) throws(AutodiffError) -> Tensor {
-        func unary(_ function: UnaryFunction) throws(AutodiffError) -> Tensor {
-            try Kernels.unary(function, args[0], deadline: deadline)
-        }
-        func binary(_ function: BinaryFunction) throws(AutodiffError) -> Tensor {
+    /// The kernel that computes this op for arguments of `args` shapes, planned as `plan`.
+    func kernel(plan: Plan, attrs: Attributes, args: [[Int]]) throws(AutodiffError) -> Kernel {
+        func binary(_ function: BinaryFunction) throws(AutodiffError) -> Kernel {
             guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
-            return try Kernels.binary(
-                function, args[0], args[1], strides: strides, shape: plan.shape, deadline: deadline)
+            return .binary(
+                function, strides: strides, shape: plan.shape, lhsCount: Shape.count(args[0]),
+                rhsCount: Shape.count(args[1]))
         }
-        func reduce(_ function: ReduceFunction) throws(AutodiffError) -> Tensor {
+        func reduce(_ function: ReduceFunction) throws(AutodiffError) -> Kernel {
             guard case .reduce(let reduction) = plan.layout else { throw brokenPlan }
-            return try Kernels.reduce(function, args[0], reduction, shape: plan.shape, deadline: deadline)
+            return .reduce(function, reduction, inputCount: Shape.count(args[0]))
+        }
+        /// Reads the argument through `strides`, or copies it when that is its own layout.
+        func gather(_ strides: [Int], base: Int = 0) -> Kernel {
+            let identity = Shape.count(plan.shape) == Shape.count(args[0]) && strides == Shape.strides(plan.shape)
+            return identity && base == 0 ? .copy : .gather(strides: strides, shape: plan.shape, base: base)
         }
 
         switch self {
@@ -33,35 +36,35 @@ extension Op {
         case .le: return try binary(.le)
         case .eq: return try binary(.eq)
         case .ne: return try binary(.ne)
-        case .neg: return try unary(.neg)
-        case .exp: return try unary(.exp)
-        case .log: return try unary(.log)
-        case .sqrt: return try unary(.sqrt)
-        case .sin: return try unary(.sin)
-        case .cos: return try unary(.cos)
-        case .tan: return try unary(.tan)
-        case .tanh: return try unary(.tanh)
-        case .sigmoid: return try unary(.sigmoid)
-        case .reciprocal: return try unary(.reciprocal)
-        case .square: return try unary(.square)
-        case .log1p: return try unary(.log1p)
-        case .expm1: return try unary(.expm1)
-        case .erf: return try unary(.erf)
-        case .abs: return try unary(.abs)
-        case .relu: return try unary(.relu)
-        case .leakyRelu: return try unary(.leakyRelu(slope: attrs.number("negative_slope") ?? 0.01))
-        case .elu: return try unary(.elu(alpha: attrs.number("alpha") ?? 1))
-        case .gelu: return try unary(.gelu(tanhApproximation: attrs.string("approximate") == "tanh"))
+        case .neg: return .unary(.neg)
+        case .exp: return .unary(.exp)
+        case .log: return .unary(.log)
+        case .sqrt: return .unary(.sqrt)
+        case .sin: return .unary(.sin)
+        case .cos: return .unary(.cos)
+        case .tan: return .unary(.tan)
+        case .tanh: return .unary(.tanh)
+        case .sigmoid: return .unary(.sigmoid)
+        case .reciprocal: return .unary(.reciprocal)
+        case .square: return .unary(.square)
+        case .log1p: return .unary(.log1p)
+        case .expm1: return .unary(.expm1)
+        case .erf: return .unary(.erf)
+        case .abs: return .unary(.abs)
+        case .relu: return .unary(.relu)
+        case .leakyRelu: return .unary(.leakyRelu(slope: attrs.number("negative_slope") ?? 0.01))
+        case .elu: return .unary(.elu(alpha: attrs.number("alpha") ?? 1))
+        case .gelu: return .unary(.gelu(tanhApproximation: attrs.string("approximate") == "tanh"))
         case .softplus:
-            return try unary(.softplus(beta: attrs.number("beta") ?? 1, threshold: attrs.number("threshold") ?? 20))
-        case .clamp: return try unary(.clamp(lower: attrs.number("min"), upper: attrs.number("max")))
-        case .sign: return try unary(.sign)
-        case .floor: return try unary(.floor)
-        case .ceil: return try unary(.ceil)
-        case .round: return try unary(.round)
+            return .unary(.softplus(beta: attrs.number("beta") ?? 1, threshold: attrs.number("threshold") ?? 20))
+        case .clamp: return .unary(.clamp(lower: attrs.number("min"), upper: attrs.number("max")))
+        case .sign: return .unary(.sign)
+        case .floor: return .unary(.floor)
+        case .ceil: return .unary(.ceil)
+        case .round: return .unary(.round)
         case .where:
             guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
-            return try Kernels.select(args, strides: strides, shape: plan.shape, deadline: deadline)
+            return .select(strides: strides, shape: plan.shape)
 
         // MARK: Reductions
         case .sum: return try reduce(.sum)
@@ -74,36 +77,126 @@ extension Op {
         // MARK: Linear algebra and layout
         case .matmul:
             guard case .matmul(let matmul) = plan.layout else { throw brokenPlan }
-            return try Kernels.matmul(args[0], args[1], matmul, shape: plan.shape, deadline: deadline)
+            return .matmul(matmul, transposeA: false, transposeB: false)
         case .transpose:
             guard case .transpose(let perm) = plan.layout else { throw brokenPlan }
-            return try Kernels.transpose(args[0], perm: perm, shape: plan.shape, deadline: deadline)
+            let strides = Shape.strides(args[0])
+            return gather(perm.map { strides[$0] })
         case .reshape, .squeeze, .unsqueeze:
-            return Tensor(validShape: plan.shape, data: args[0].data)
+            return .copy
         case .broadcastTo:
             guard case .broadcast(let strides) = plan.layout else { throw brokenPlan }
-            return try Kernels.gather(args[0], strides: strides[0], shape: plan.shape, deadline: deadline)
+            return gather(strides[0])
         case .concat:
             guard case .concat(let axis) = plan.layout else { throw brokenPlan }
-            return Kernels.concat(args, axis: axis, shape: plan.shape)
+            let inner = plan.shape[(axis + 1)...].reduce(1, *)
+            return .concat(blocks: args.map { $0[axis] * inner }, outer: plan.shape[..<axis].reduce(1, *))
         case .slice:
             guard case .slice(let slice) = plan.layout else { throw brokenPlan }
-            return try Kernels.slice(args[0], slice, deadline: deadline)
+            return gather(slice.strides, base: slice.offset)
         case .sliceBackward:
             guard case .slice(let slice) = plan.layout else { throw brokenPlan }
-            return try Kernels.unslice(args[0], slice, deadline: deadline)
+            return .unslice(slice, inputCount: Shape.count(args[0]))
 
         // MARK: Normalization
         case .softmax, .logSoftmax:
             guard case .axis(let outer, let length, let inner) = plan.layout else { throw brokenPlan }
-            return try Kernels.softmax(
-                args[0], outer: outer, length: length, inner: inner, logarithm: self == .logSoftmax, deadline: deadline)
+            return .softmax(outer: outer, length: length, inner: inner, logarithm: self == .logSoftmax)
         }
+    }
+
+    /// Computes this op on tensors, through the same kernel as a planned run (for one-off use and
+    /// tests).
+    func evaluate(
+        _ args: [Tensor], plan: Plan, attrs: Attributes, deadline: ContinuousClock.Instant?
+    ) throws(AutodiffError) -> Tensor {
+        let kernel = try kernel(plan: plan, attrs: attrs, args: args.map(\.shape))
+        // The arguments end to end, then the result.
+        var operands: [Int] = []
+        var size = 0
+        for arg in args {
+            operands.append(size)
+            size += arg.count
+        }
+        let count = Shape.count(plan.shape)
+        let memory = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, size + count))
+        defer { memory.deallocate() }
+        for (arg, offset) in zip(args, operands) {
+            arg.data.withUnsafeBufferPointer { data in
+                if let source = data.baseAddress { (memory + offset).initialize(from: source, count: data.count) }
+            }
+        }
+        guard kernel.run(memory, operands: operands, output: size, count: count, deadline: deadline) else {
+            throw Kernels.deadlineError
+        }
+        return Tensor(validShape: plan.shape, data: Array(UnsafeBufferPointer(start: memory + size, count: count)))
     }
 
     /// A plan whose layout is not the one this op's `plan` makes: a bug, never the client's input.
     private var brokenPlan: AutodiffError {
         .internalError("the \(rawValue) kernel was given a plan of another kind")
+    }
+}
+
+/// A node's kernel with what it needs from the node's plan, attributes and argument shapes.
+enum Kernel: Sendable {
+    case unary(UnaryFunction)
+    case binary(BinaryFunction, strides: [[Int]], shape: [Int], lhsCount: Int, rhsCount: Int)
+    /// `where`.
+    case select(strides: [[Int]], shape: [Int])
+    case reduce(ReduceFunction, Reduction, inputCount: Int)
+    /// With a transpose flag, that argument holds the swap of its last two axes.
+    case matmul(MatmulPlan, transposeA: Bool, transposeB: Bool)
+    /// Reads the argument through strides from an offset: transpose, broadcast, slice.
+    case gather(strides: [Int], shape: [Int], base: Int)
+    /// The argument's elements in order: reshape, squeeze, unsqueeze, and layout ops that keep the order.
+    case copy
+    case concat(blocks: [Int], outer: Int)
+    case unslice(SlicePlan, inputCount: Int)
+    case softmax(outer: Int, length: Int, inner: Int, logarithm: Bool)
+
+    /// Computes the `count` elements at `memory + output` from the arguments at `memory + operands[i]`;
+    /// false (having stopped) when `deadline` passed.
+    @inline(__always)
+    func run(
+        _ memory: UnsafeMutablePointer<Double>, operands: [Int], output: Int, count: Int,
+        deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        let out = memory + output
+        func arg(_ i: Int) -> UnsafePointer<Double> { UnsafePointer(memory + operands[i]) }
+        switch self {
+        case .unary(let function):
+            return Kernels.unary(function, arg(0), into: out, count: count, deadline: deadline)
+        case .binary(let function, let strides, let shape, let lhsCount, let rhsCount):
+            return Kernels.binary(
+                function, arg(0), count: lhsCount, arg(1), count: rhsCount, strides: strides, shape: shape,
+                into: out, count: count, deadline: deadline)
+        case .select(let strides, let shape):
+            return Kernels.select(
+                arg(0), arg(1), arg(2), strides: strides, shape: shape, into: out, count: count, deadline: deadline)
+        case .reduce(let function, let reduction, let inputCount):
+            return Kernels.reduce(
+                function, arg(0), inputCount: inputCount, reduction, into: out, count: count, deadline: deadline)
+        case .matmul(let plan, let transposeA, let transposeB):
+            return Kernels.matmul(
+                arg(0), arg(1), plan, transposeA: transposeA, transposeB: transposeB, into: out, count: count,
+                deadline: deadline)
+        case .gather(let strides, let shape, let base):
+            return Kernels.gather(
+                arg(0), strides: strides, shape: shape, base: base, into: out, count: count, deadline: deadline)
+        case .copy:
+            Kernels.copy(arg(0), into: out, count: count)
+            return true
+        case .concat(let blocks, let outer):
+            Kernels.concat(memory, operands: operands, blocks: blocks, outer: outer, into: out, count: count)
+            return true
+        case .unslice(let slice, let inputCount):
+            return Kernels.unslice(arg(0), inputCount: inputCount, slice, into: out, count: count, deadline: deadline)
+        case .softmax(let outer, let length, let inner, let logarithm):
+            return Kernels.softmax(
+                arg(0), outer: outer, length: length, inner: inner, logarithm: logarithm, into: out, count: count,
+                deadline: deadline)
+        }
     }
 }
 

@@ -1,0 +1,195 @@
+/// An evaluation compiled for running without heap traffic per node: every node's kernel picked
+/// once, and every value given a place in one block of memory (the arena) for the whole call.
+///
+/// Inputs, constants and literals have places of their own. A computed value shares its place with
+/// values whose lifetimes do not overlap its own: a place returns to a pool of free places, by
+/// size, after the last node that reads its value, unless the value is kept (a target, or a value
+/// computed once that the per-row part reads). A node's result never shares a place with its
+/// arguments. Nothing here depends on input values, so a `PlanCache` keeps it with its program.
+struct CompiledEvaluation: Sendable {
+    /// One node: its kernel reads the arena at `operands` and writes `count` elements at `output`.
+    struct Instruction: Sendable {
+        let slot: Int
+        let kernel: Kernel
+        let operands: [Int]
+        let output: Int
+        let count: Int
+
+        /// False (having stopped) when `deadline` passed.
+        func run(_ memory: UnsafeMutablePointer<Double>, deadline: ContinuousClock.Instant?) -> Bool {
+            kernel.run(memory, operands: operands, output: output, count: count, deadline: deadline)
+        }
+    }
+
+    /// The nodes computed once, then those computed per row.
+    let once: [Instruction]
+    let repeated: [Instruction]
+    /// The arena's size in elements.
+    let size: Int
+    /// Where the given input values are copied before anything runs.
+    let inputs: [(slot: Int, offset: Int)]
+    let constants: [(value: Tensor, offset: Int)]
+    let literals: [(value: Double, offset: Int)]
+    /// Where each seed slot's value is copied per row (`nil`: nothing reads it).
+    let seeds: [Int?]
+    /// Where the fixed and per-row targets are once computed.
+    let fixed: [Int]
+    let perRow: [Int]
+}
+
+extension Program {
+    /// Compiles the slots of `once`, then of `repeated` (each in dependency order), for the targets
+    /// `fixed` (known after `once`) and `perRow` (after each run of `repeated`); `seedSlots` are set
+    /// per row.
+    ///
+    /// A matrix product that reads the swap of the last two axes of a matrix reads that matrix
+    /// directly with a transpose flag (BLAS's), and the swap is computed only when something else
+    /// reads it.
+    func compile(
+        once: [Int], repeated: [Int], fixed: [Int], perRow: [Int], seedSlots: [Int]
+    ) throws(AutodiffError) -> CompiledEvaluation {
+        let order = once + repeated
+        var position = [Int](repeating: -1, count: graph.slotCount)
+        for (index, slot) in order.enumerated() { position[slot] = index }
+        let isRepeated = { [position] (slot: Int) in position[slot] >= once.count }
+        for slot in fixed where isRepeated(slot) {
+            throw .internalError("fixed target \(graph.name(of: slot)) depends on the seeds")
+        }
+
+        // Each node's arguments, with transposes folded into the matrix products that read them.
+        var arguments: [[Graph.Arg]] = []
+        var transposes: [(Bool, Bool)] = []
+        arguments.reserveCapacity(order.count)
+        transposes.reserveCapacity(order.count)
+        for slot in order {
+            guard case .node(let node) = graph.definitions[slot] else {
+                arguments.append([])
+                transposes.append((false, false))
+                continue
+            }
+            var args = node.args
+            var flags = [false, false]
+            if node.op == .matmul {
+                for side in 0..<2 {
+                    guard let source = swappedMatrix(args[side]) else { continue }
+                    args[side] = .slot(source)
+                    flags[side] = true
+                }
+            }
+            arguments.append(args)
+            transposes.append((flags[0], flags[1]))
+        }
+
+        // The last position that reads each slot. Targets, and what `once` computes for the per-row
+        // part, are read "forever".
+        var lastRead = [Int](repeating: -1, count: graph.slotCount)
+        for (index, args) in arguments.enumerated() {
+            for case .slot(let arg) in args { lastRead[arg] = index }
+        }
+        let forever = Int.max
+        for slot in fixed + perRow { lastRead[slot] = forever }
+        for slot in once where lastRead[slot] >= once.count { lastRead[slot] = forever }
+
+        var memory = ArenaLayout()
+        var location = [Int](repeating: -1, count: graph.slotCount)
+        var inputs: [(slot: Int, offset: Int)] = []
+        var constants: [(value: Tensor, offset: Int)] = []
+        var literals: [(value: Double, offset: Int)] = []
+        var literalOffsets: [UInt64: Int] = [:]
+        let isSeed = Set(seedSlots)
+        /// The place of a value that is not computed by a node: given once, kept for the whole call.
+        func place(_ slot: Int) -> Int {
+            if location[slot] >= 0 { return location[slot] }
+            let offset = memory.permanent(Shape.count(shapes[slot]))
+            location[slot] = offset
+            switch graph.definitions[slot] {
+            case .input: if !isSeed.contains(slot) { inputs.append((slot, offset)) }
+            case .constant(let value): constants.append((value, offset))
+            case .node: break
+            }
+            return offset
+        }
+        func operand(_ arg: Graph.Arg) -> Int {
+            switch arg {
+            case .slot(let slot): return location[slot] >= 0 ? location[slot] : place(slot)
+            case .literal(let value):
+                if let offset = literalOffsets[value.bitPattern] { return offset }
+                let offset = memory.permanent(1)
+                literalOffsets[value.bitPattern] = offset
+                literals.append((value, offset))
+                return offset
+            }
+        }
+
+        var releaseAt = [[Int]](repeating: [], count: order.count)
+        var instructions: [CompiledEvaluation.Instruction] = []
+        instructions.reserveCapacity(order.count)
+        for (index, slot) in order.enumerated() {
+            // Places whose last reader is this node are free for the nodes after it.
+            defer {
+                for released in releaseAt[index] { memory.give(location[released], Shape.count(shapes[released])) }
+            }
+            guard case .node(let node) = graph.definitions[slot] else {
+                _ = place(slot)
+                continue
+            }
+            // Nothing reads it: a swap read only by the products it was folded into.
+            if lastRead[slot] < 0 { continue }
+            guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
+            let args = arguments[index]
+            var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: args.map(shape))
+            if case .matmul(let matmul, _, _) = kernel {
+                kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
+            }
+            let operands = args.map(operand)
+            let count = Shape.count(plan.shape)
+            let kept = lastRead[slot] == forever
+            let output = kept ? memory.permanent(count) : memory.take(count)
+            location[slot] = output
+            instructions.append(
+                CompiledEvaluation.Instruction(
+                    slot: slot, kernel: kernel, operands: operands, output: output, count: count))
+            if !kept { releaseAt[Swift.max(index, lastRead[slot])].append(slot) }
+        }
+        for slot in fixed + perRow where location[slot] < 0 { _ = place(slot) }
+        let split = instructions.firstIndex { isRepeated($0.slot) } ?? instructions.count
+        return CompiledEvaluation(
+            once: Array(instructions[..<split]), repeated: Array(instructions[split...]), size: memory.size,
+            inputs: inputs, constants: constants, literals: literals,
+            seeds: seedSlots.map { location[$0] >= 0 ? location[$0] : nil }, fixed: fixed.map { location[$0] },
+            perRow: perRow.map { location[$0] })
+    }
+
+    /// The slot whose last two axes `arg` swaps, when it is such a transpose.
+    private func swappedMatrix(_ arg: Graph.Arg) -> Int? {
+        guard case .slot(let slot) = arg, case .node(let node) = graph.definitions[slot], node.op == .transpose,
+            case .transpose(let perm)? = plans[slot]?.layout, perm.count >= 2, case .slot(let source) = node.args[0]
+        else { return nil }
+        let rank = perm.count
+        for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
+        return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 ? source : nil
+    }
+}
+
+/// Places in an arena: permanent ones, and ones taken and given back by size.
+private struct ArenaLayout {
+    private(set) var size = 0
+    private var free: [Int: [Int]] = [:]
+
+    /// A place of `count` elements that is never given back.
+    mutating func permanent(_ count: Int) -> Int {
+        let offset = size
+        size = size.addingClamped(count)
+        return offset
+    }
+
+    /// A free place of `count` elements, or a new one.
+    mutating func take(_ count: Int) -> Int {
+        if let offset = free[count]?.popLast() { return offset }
+        return permanent(count)
+    }
+
+    mutating func give(_ offset: Int, _ count: Int) {
+        free[count, default: []].append(offset)
+    }
+}

@@ -1,0 +1,218 @@
+import Testing
+
+@testable import AutodiffCore
+
+/// Planned execution keeps values in places of one arena that later values reuse once nothing reads
+/// them any more, and folds transposes of the last two axes into the matrix products that read
+/// them. Neither may change a value: results equal, bit for bit, a plain evaluation that computes
+/// every node of the graph into a tensor of its own (transposes materialised).
+@Suite("Planned execution")
+struct PlannedExecutionTests {
+    // MARK: Reference
+
+    /// Every node of `spec`, in order, each into a fresh tensor (no reuse, no folding).
+    static func plainEvaluation(_ spec: GraphSpec, _ values: [String: Tensor]) throws -> [String: Tensor] {
+        var known = values.merging(spec.constants) { $1 }
+        for node in spec.nodes {
+            let op = try #require(Op(rawValue: node.op))
+            let args = try node.args.map { arg -> Tensor in
+                switch arg {
+                case .name(let name): try #require(known[name], "\(name) is not computed before \(node.id)")
+                case .number(let value): Tensor(scalar: value)
+                }
+            }
+            let attrs = try Attributes(validating: node.attrs, op: op, node: node.id)
+            let plan = try op.plan(node: node.id, attrs: attrs, args: args.map(\.shape), limits: Limits())
+            known[node.id] = try op.evaluate(args, plan: plan, attrs: attrs, deadline: nil)
+        }
+        return known
+    }
+
+    /// Forward values and gradients of `spec` (seed ones on each output) equal the plain
+    /// evaluation of the graph and of its returned backward graph, bit for bit.
+    static func expectPlainValues(
+        _ spec: GraphSpec, _ values: [String: Tensor], outputs: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let graph = try Graph(spec)
+        let plain = try plainEvaluation(spec, values)
+        let forward = try graph.forward(values: values, outputs: outputs)
+        for name in outputs {
+            #expect(forward[name] == plain[name], "forward \(name)", sourceLocation: sourceLocation)
+        }
+        let seeds = Dictionary(uniqueKeysWithValues: outputs.map { ($0, Seed.ones) })
+        for cache in [nil, PlanCache()] {
+            for _ in 0..<2 {
+                let result = try graph.backward(
+                    values: values, outputs: outputs, seeds: seeds, options: BackwardOptions(returnGraph: true),
+                    cache: cache)
+                let returned = try #require(result.backwardGraph)
+                var feed = values
+                for name in outputs { feed["seed:\(name)"] = try filled(1, try #require(plain[name]).shape) }
+                let reference = try plainEvaluation(returned.graph, feed)
+                for name in outputs {
+                    #expect(result.outputs[name] == plain[name], "output \(name)", sourceLocation: sourceLocation)
+                }
+                for (input, gradientNode) in returned.outputs {
+                    #expect(
+                        result.gradients[input] == reference[gradientNode], "gradient of \(input)",
+                        sourceLocation: sourceLocation)
+                }
+            }
+        }
+    }
+
+    // MARK: Buffer reuse
+
+    @Test("a value read by a node far later survives the values computed in between")
+    func farRead() throws {
+        var nodes = [node("a", .exp, "x")]
+        var previous = "a"
+        for i in 0..<40 {
+            nodes.append(node("c\(i)", i % 2 == 0 ? .sin : .tanh, previous))
+            previous = "c\(i)"
+        }
+        nodes.append(node("out", .mul, previous, "a"))
+        nodes.append(node("total", .sum, "out"))
+        var random = SplitMix64(label: "far read")
+        try Self.expectPlainValues(
+            GraphSpec(inputs: ["x"], nodes: nodes), ["x": try random.tensor([7])], outputs: ["total"])
+    }
+
+    @Test("diamonds, and values that are outputs and read later, keep their values")
+    func diamondsAndOutputs() throws {
+        let spec = GraphSpec(
+            inputs: ["x", "y"], constants: ["k": Tensor(scalar: 1.5)],
+            nodes: [
+                node("p", .sin, "x"), node("q", .cos, "p"), node("r", .tanh, "p"), node("s", .add, "q", "r"),
+                node("t", .mul, "s", "p"), node("u", .mul, "t", "y"), node("v", .sub, "u", "k"),
+                node("w", .mul, "v", "2.0"), node("z", .add, "w", "t"), node("m", .max, "z"),
+                node("e", .exp, "m"), node("n", .mul, "e", "q"),
+            ])
+        var random = SplitMix64(label: "diamonds")
+        let values = ["x": try random.tensor([3, 4]), "y": try random.tensor([4])]
+        try Self.expectPlainValues(spec, values, outputs: ["n", "t", "q"])
+        try Self.expectPlainValues(spec, values, outputs: ["p"])
+    }
+
+    @Test("outputs that are inputs or constants, and literals read by many nodes")
+    func outputsThatAreNotComputed() throws {
+        let spec = GraphSpec(
+            inputs: ["x"], constants: ["c": try vector([1, 2, 3])],
+            nodes: [
+                node("a", .mul, "x", "3.0"), node("b", .add, "a", "3.0"), node("d", .mul, "b", "c"),
+                node("e", .pow, "d", "3.0"),
+            ])
+        let graph = try Graph(spec)
+        let x = try vector([0.5, -1, 2])
+        let result = try graph.forward(values: ["x": x], outputs: ["e", "x", "c", "a"])
+        let plain = try Self.plainEvaluation(spec, ["x": x])
+        for name in ["e", "x", "c", "a"] { #expect(result[name] == plain[name], "\(name)") }
+        try Self.expectPlainValues(spec, ["x": x], outputs: ["e"])
+    }
+
+    @Test("a softmax classifier with broadcasting, reductions, where and concat")
+    func mixedOps() throws {
+        let spec = GraphSpec(
+            inputs: ["x", "w", "b", "target"],
+            nodes: [
+                node("h", .matmul, "x", "w"), node("a", .add, "h", "b"), node("r", .relu, "a"),
+                node("pos", .gt, "a", "0.0"), node("g", .where, "pos", "r", "a"),
+                node("both", .concat, "g", "r", attrs: ["axis": .int(1)]),
+                node("sl", .slice, "both", attrs: ["starts": .ints([1]), "ends": .ints([5]), "axes": .ints([1])]),
+                node("sm", .softmax, "sl", attrs: ["axis": .int(1)]),
+                node("lp", .logSoftmax, "sl", attrs: ["axis": .int(1)]), node("pick", .mul, "lp", "target"),
+                node("rows", .sum, "pick", attrs: ["axes": .ints([1])]), node("mean", .mean, "rows"),
+                node("lse", .logsumexp, "sm"), node("loss", .sub, "lse", "mean"),
+            ])
+        var random = SplitMix64(label: "mixed")
+        let values = [
+            "x": try random.tensor([5, 3]), "w": try random.tensor([3, 4]), "b": try random.tensor([4]),
+            "target": try random.tensor([5, 4], 0, 1),
+        ]
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "sm", "h"])
+    }
+
+    @Test("batched rows each equal a call with that row's seed alone")
+    func batchedRows() throws {
+        let spec = GraphSpec(
+            inputs: ["x", "w"],
+            nodes: [
+                node("h", .matmul, "x", "w"), node("t", .tanh, "h"), node("s", .sigmoid, "t"),
+                node("y", .mul, "s", "h"),
+            ])
+        let graph = try Graph(spec)
+        var random = SplitMix64(label: "batched rows")
+        let values = ["x": try random.tensor([2, 3]), "w": try random.tensor([3, 4])]
+        let seeds = try random.tensor([3, 2, 4])
+        for cache in [nil, PlanCache()] {
+            let batched = try graph.backward(
+                values: values, outputs: ["y"], seeds: ["y": .tensor(seeds)], options: BackwardOptions(batched: true),
+                cache: cache)
+            for row in 0..<3 {
+                let seed = try tensor([2, 4], Array(seeds.data[(row * 8)..<((row + 1) * 8)]))
+                let single = try graph.backward(values: values, outputs: ["y"], seeds: ["y": .tensor(seed)])
+                for input in ["x", "w"] {
+                    let all = try #require(batched.gradients[input])
+                    let size = all.count / 3
+                    #expect(Array(all.data[(row * size)..<((row + 1) * size)]) == single.gradients[input]?.data)
+                }
+            }
+        }
+    }
+
+    @Test("Jacobian rows equal backward passes seeded with the rows of the identity")
+    func jacobianRows() throws {
+        var nodes = [node("a", .matmul, "w", "x")]
+        var previous = "a"
+        for i in 0..<12 {
+            nodes.append(node("c\(i)", [Op.sin, .tanh, .cos, .sigmoid][i % 4], previous))
+            previous = "c\(i)"
+        }
+        nodes.append(node("y", .mul, previous, "a"))
+        let graph = try Graph(GraphSpec(inputs: ["w", "x"], nodes: nodes))
+        var random = SplitMix64(label: "jacobian rows")
+        let values = ["w": try random.tensor([3, 4]), "x": try random.tensor([4])]
+        let jacobian = try graph.jacobian(values: values, outputs: ["y"])
+        for row in 0..<3 {
+            var basis = [0.0, 0, 0]
+            basis[row] = 1
+            let single = try graph.backward(values: values, outputs: ["y"], seeds: ["y": .tensor(try vector(basis))])
+            for (input, size) in [("w", 12), ("x", 4)] {
+                let all = try #require(jacobian.jacobian["y"]?[input])
+                #expect(Array(all.data[(row * size)..<((row + 1) * size)]) == single.gradients[input]?.data)
+            }
+        }
+    }
+
+    // MARK: Transposes folded into matrix products
+
+    @Test(
+        "matmul gradients with transposes folded into the product equal the materialised ones bit for bit",
+        arguments: [
+            ([64, 256], [256, 32]), ([5, 3], [3, 4]), ([2, 3, 4], [4, 5]), ([2, 3, 4], [2, 4, 5]),
+            ([4], [4, 5]), ([3, 4], [4]), ([2, 1, 3, 4], [5, 4, 2]), ([1, 7], [7, 1]), ([0, 3], [3, 2]),
+        ])
+    func foldedTransposes(lhs: [Int], rhs: [Int]) throws {
+        let spec = GraphSpec(
+            inputs: ["a", "b"],
+            nodes: [node("p", .matmul, "a", "b"), node("q", .tanh, "p"), node("loss", .sum, "q")])
+        var random = SplitMix64(label: "folded \(lhs) \(rhs)")
+        try Self.expectPlainValues(spec, ["a": try random.tensor(lhs), "b": try random.tensor(rhs)], outputs: ["loss"])
+    }
+
+    @Test("an explicit transpose read by a product and by another node is still computed")
+    func transposeReadElsewhere() throws {
+        let spec = GraphSpec(
+            inputs: ["a", "b"],
+            nodes: [
+                node("bt", .transpose, "b"), node("p", .matmul, "a", "bt"), node("e", .exp, "bt"),
+                node("s1", .sum, "p"), node("s2", .sum, "e"), node("loss", .add, "s1", "s2"),
+            ])
+        var random = SplitMix64(label: "transpose read elsewhere")
+        let values = ["a": try random.tensor([3, 4]), "b": try random.tensor([5, 4])]
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "bt"])
+    }
+}
