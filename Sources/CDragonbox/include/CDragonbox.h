@@ -1,0 +1,26 @@
+#ifndef CDRAGONBOX_H
+#define CDRAGONBOX_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The most bytes `autodiffd_format_double` writes (`-1.2345678901234567e-308` is 24).
+#define AUTODIFFD_DOUBLE_TEXT_MAX 32
+
+/// Writes the finite `value` as Swift's `Double.description` does, into `output` (at least
+/// AUTODIFFD_DOUBLE_TEXT_MAX bytes, not NUL-terminated), and returns how many bytes it wrote.
+///
+/// The digits are the shortest that read back to `value` (Debian's Dragonbox), formatted as Swift:
+/// `0.0` and `-0.0`; decimal notation with at least one fractional digit (`100.0`, `0.0001`) when
+/// 1e-4 <= |value| <= 2^53; otherwise `d.ddde±XX` with at least two exponent digits (`1e-05`,
+/// `1.2345e+16`). Non-finite values are the caller's to write.
+size_t autodiffd_format_double(double value, char *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
