@@ -1,3 +1,4 @@
+import AutodiffCore
 import Foundation
 import Testing
 
@@ -88,6 +89,32 @@ import Testing
             }
         }
         #expect(Self.mismatches(values) == 0)
+    }
+
+    /// The number of the contract: a description, or the string for a non-finite value.
+    static func expected(_ x: Double) -> String {
+        if x.isNaN { return #""NaN""# }
+        if x.isInfinite { return x > 0 ? #""Infinity""# : #""-Infinity""# }
+        return x.description
+    }
+
+    @Test func tensorsAreWrittenNumberByNumber() throws {
+        var random = SplitMix64(seed: 0x7E_50)
+        var data = (0..<24).map { _ in Double(bitPattern: random.next()) }
+        data[3] = .nan
+        data[7] = .infinity
+        data[8] = -.infinity
+        data[11] = -0.0
+        let tensor = try Tensor(shape: [2, 3, 4], data: data)
+        let text = data.map(Self.expected)
+        func row(_ r: Int) -> String { "[" + text[r * 4..<r * 4 + 4].joined(separator: ",") + "]" }
+        let nested = "[[" + row(0) + "," + row(1) + "," + row(2) + "],[" + row(3) + "," + row(4) + "," + row(5) + "]]"
+        let flat = #"{"shape":[2,3,4],"data":["# + text.joined(separator: ",") + "]}"
+        #expect(try JSONOutput.tensor(tensor, .nested).serialized() == Array(nested.utf8))
+        #expect(try JSONOutput.tensor(tensor, .flat).serialized() == Array(flat.utf8))
+        let vector = try Tensor(shape: [24], data: data)
+        let list = "[" + text.joined(separator: ",") + "]"
+        #expect(try JSONOutput.tensor(vector, .nested).serialized() == Array(list.utf8))
     }
 
     @Test func nonFiniteNumbersAreTheContractStrings() {

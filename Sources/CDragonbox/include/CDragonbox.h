@@ -19,6 +19,14 @@ extern "C" {
 /// `1.2345e+16`). Non-finite values are the caller's to write.
 size_t autodiffd_format_double(double value, char *output);
 
+/// The most bytes `autodiffd_format_doubles` writes per value (24 for the longest number, 1 for a comma).
+#define AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE 25
+
+/// Writes `count` values separated by commas (no brackets, no spaces) into `output`, which holds at
+/// least count * AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE bytes: finite values as `autodiffd_format_double`,
+/// NaN and the infinities as the JSON strings "NaN", "Infinity" and "-Infinity". Returns the bytes written.
+size_t autodiffd_format_doubles(const double *values, size_t count, char *output);
+
 #ifdef __cplusplus
 }
 #endif
