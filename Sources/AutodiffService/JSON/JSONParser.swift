@@ -255,11 +255,37 @@ struct JSONParser {
             scalars.append(contentsOf: bytes[start..<index])
             string = String(validating: scalars, as: UTF8.self)
         } else {
-            string = String(validating: bytes[start..<index], as: UTF8.self)
+            string = Self.string(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         }
         index += 1  // closing quote
         guard let string else { throw malformed("a string is not valid UTF-8") }
         return string
+    }
+
+    /// `text` as a string, nil if it is not valid UTF-8. ASCII (names, base64), checked eight bytes at
+    /// a time, is copied as it is: `String(validating:)` is generic, and its unspecialised validation
+    /// looked up type metadata at run time for every string.
+    private static func string(_ text: UnsafeBufferPointer<UInt8>) -> String? {
+        var ascii = true
+        var position = 0
+        if let base = text.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            var high: UInt64 = 0
+            while position + 8 <= text.count {
+                high |= raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+                position += 8
+            }
+            ascii = high & 0x8080_8080_8080_8080 == 0
+        }
+        while ascii, position < text.count {
+            ascii = text[position] < 0x80
+            position += 1
+        }
+        guard ascii else { return String(validating: text, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: text.count) { buffer in
+            _ = buffer.initialize(fromContentsOf: text)
+            return text.count
+        }
     }
 
     /// Decodes the escape sequence at `index` (a backslash) into UTF-8.
