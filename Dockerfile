@@ -6,12 +6,13 @@
 # ---- build ---- (Package.swift needs tools 6.2 or later)
 FROM swift:6.2-bookworm AS build
 WORKDIR /src
-# fast_float (header-only) for the request parser's number reading (Sources/CFastFloat); OpenBLAS
+# fast_float (header-only) for the request parser's number reading (Sources/CFastFloat), Dragonbox
+# (header-only) for the response writer's number printing (Sources/CDragonbox); OpenBLAS
 # for matmul: the binary dlopen()s it at start-up (Sources/CBLASShim), so the build needs no
 # headers; installed here so the tests and benchmark can use it in this stage too.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libfast-float-dev libopenblas-dev \
+    && apt-get install -y --no-install-recommends libfast-float-dev libdragonbox-dev libopenblas-dev \
     && rm -rf /var/lib/apt/lists/*
 # Resolve dependencies first so this layer is cached while only the sources change.
 COPY Package.swift ./

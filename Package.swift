@@ -30,12 +30,16 @@ let package = Package(
         // Exact, fast decimal-to-float64 reading: a C entry point over Debian's header-only
         // fast_float (apt-get install libfast-float-dev).
         .target(name: "CFastFloat"),
+        // Shortest round-trip float64 text, formatted as Swift's `Double.description`: a C entry
+        // point over Debian's header-only Dragonbox (apt-get install libdragonbox-dev).
+        .target(name: "CDragonbox"),
         // Routes, wire types, error mapping, worker pool, configuration.
         .target(
             name: "AutodiffService",
             dependencies: [
                 "AutodiffCore",
                 "CFastFloat",
+                "CDragonbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -29,6 +29,24 @@ import Testing
         #expect(throws: JSONParser.Failure.self) { try parse(text) }
     }
 
+    @Test func readsStringsAsUTF8AndRefusesInvalidBytes() throws {
+        let quote = UInt8(ascii: "\"")
+        let ascii = Array("base64+/abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        #expect(try JSONParser.parse([quote] + ascii + [quote]) == .string(String(decoding: ascii, as: UTF8.self)))
+        let accented = "a long name, café and 😀 in the middle"
+        #expect(try JSONParser.parse([quote] + Array(accented.utf8) + [quote]) == .string(accented))
+        // A lone continuation byte, a truncated sequence, an overlong '/', a surrogate, at and after
+        // the eighth byte of a string (so both the word-at-a-time and the byte-at-a-time checks meet them).
+        for invalid: [UInt8] in [[0x80], [0xC3], [0xC3, 0x28], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xFF]] {
+            for prefix in [0, 3, 8, 13] {
+                let text = [quote] + Array(ascii.prefix(prefix)) + invalid + [quote]
+                #expect(throws: JSONParser.Failure.malformed("a string is not valid UTF-8", offset: text.count)) {
+                    try JSONParser.parse(text)
+                }
+            }
+        }
+    }
+
     @Test func boundsNestingInsteadOfOverflowingTheStack() {
         #expect(throws: JSONParser.Failure.tooDeep) { try parse(String(repeating: "[", count: 100_000)) }
         #expect(throws: JSONParser.Failure.tooDeep) { try parse(String(repeating: "{\"a\":", count: 100_000)) }

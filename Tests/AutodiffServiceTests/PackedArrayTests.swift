@@ -72,6 +72,22 @@ import Testing
                 + "found 0")
     }
 
+    @Test func flatDataIsReadPackedOrElementByElement() throws {
+        let packed = try tensor(#"{"shape": [2, 2], "data": [1, 2, 3, 4]}"#)
+        #expect(try packed == Tensor(shape: [2, 2], data: [1, 2, 3, 4]))
+        let mixed = try tensor(#"{"shape": [3], "data": [1, "NaN", "-Infinity"]}"#)
+        #expect(mixed.shape == [3] && mixed.data[0] == 1 && mixed.data[1].isNaN && mixed.data[2] == -.infinity)
+        #expect(
+            try refusal(#"{"shape": [3], "data": [1, 2]}"#)
+                == #"x: shape [3] holds 3 elements, but "data" has 2"#)
+        #expect(
+            try refusal(#"{"shape": [3], "data": [1, "NaN"]}"#)
+                == #"x: shape [3] holds 3 elements, but "data" has 2"#)
+        #expect(
+            try refusal(#"{"shape": [2], "data": [[1], [2]]}"#)
+                == #"x: "data" must be a flat array of numbers, found an array"#)
+    }
+
     @Test func attributesReadPackedArraysAsBefore() throws {
         let graph = #"{"inputs":["x"],"nodes":[{"id":"y","op":"mul","args":["x",1],"attrs":{"a":[[1,2]]}}]}"#
         let spec = try WireGraph.decode(try parse(graph), limits: Limits())

@@ -68,11 +68,22 @@ public final class WorkerPool: Sendable {
     /// Its wait is bounded by admission: each admitted call has at most one job here at a time.
     /// Throws `CancellationError` if the task is cancelled before the job starts, `Stopped` after `stop()`.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await run(droppedWhenGone: nil, work)
+    }
+
+    /// `run(_:)`, also dropping the job (`CancellationError`) if `client` leaves before it starts.
+    func run<T: Sendable>(
+        droppedWhenGone client: ClientPresence?, _ work: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         let ticket = jobs.state.withLock { state in
             state.nextTicket += 1
             return state.nextTicket
         }
-        defer { jobs.state.withLock { _ = $0.cancelledEarly.remove(ticket) } }
+        let departure = client?.whenGone { [jobs] in jobs.drop(ticket) }
+        defer {
+            client?.forget(departure)
+            jobs.state.withLock { _ = $0.cancelledEarly.remove(ticket) }
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 let reply = Reply(continuation)
@@ -94,14 +105,8 @@ public final class WorkerPool: Sendable {
                     jobs.available.signal()
                 }
             }
-        } onCancel: {
-            // A waiting job is dropped; a running one finishes (a kernel cannot be interrupted).
-            let dropped = jobs.state.withLock { state -> (@Sendable (any Error) -> Void)? in
-                if state.waiting.removeValue(forKey: ticket) != nil { return state.pending.removeValue(forKey: ticket) }
-                if state.pending[ticket] == nil { state.cancelledEarly.insert(ticket) }
-                return nil
-            }
-            dropped?(CancellationError())
+        } onCancel: { [jobs] in
+            jobs.drop(ticket)
         }
     }
 
@@ -190,6 +195,17 @@ private final class JobQueue: Sendable {
             job()
             state.withLock { $0.running -= 1 }
         }
+    }
+
+    /// Ends the wait of job `ticket` with `CancellationError` if it has not started (a running job
+    /// finishes: a kernel cannot be interrupted); a job not queued yet is refused when it comes.
+    func drop(_ ticket: Int) {
+        let dropped = state.withLock { state -> (@Sendable (any Error) -> Void)? in
+            if state.waiting.removeValue(forKey: ticket) != nil { return state.pending.removeValue(forKey: ticket) }
+            if state.pending[ticket] == nil { state.cancelledEarly.insert(ticket) }
+            return nil
+        }
+        dropped?(CancellationError())
     }
 
     func close(threads: Int) {

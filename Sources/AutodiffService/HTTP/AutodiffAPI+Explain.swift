@@ -11,7 +11,8 @@ extension AutodiffAPI {
     /// on a worker until the call's deadline, and is `501 renderer_unavailable` where `dot` is not installed.
     func explain(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        let body = try await collect(request, deadline: deadline)
+        let client = context.clientPresence
+        let body = try await collect(request, client: client, deadline: deadline)
         guard readiness.isAccepting else { throw APIError.shuttingDown }
         let svg: Bool
         switch request.uri.queryParameters["format"] {
@@ -20,23 +21,24 @@ extension AutodiffAPI {
         case let other?:
             throw AutodiffError.invalidRequest("format=\(other) is not a format; use dot (the default) or svg")
         }
-        return try await whileClientWaits(context) {
-            try await admitted { try await explain(body, svg: svg, deadline: deadline) }
-        }
+        return try await admitted { try await explain(body, svg: svg, client: client, deadline: deadline) }
     }
 
-    private func explain(_ body: [UInt8], svg: Bool, deadline: Deadline) async throws -> Response {
+    private func explain(
+        _ body: [UInt8], svg: Bool, client: ClientPresence?, deadline: Deadline
+    ) async throws -> Response {
         let limits = configuration.limits
-        let (call, backward) = try await work(deadline: deadline) { () throws -> (CallRequest, BackwardComputation) in
+        let (call, backward) = try await work(deadline: deadline, client: client) {
+            () throws -> (CallRequest, BackwardComputation) in
             let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
             return (call, try BackwardComputation(request: object, call: call, limits: limits))
         }
         let graph = try graphs.graph(for: call.graph)
-        let dot = try await work(deadline: deadline) { () throws -> String in
+        let dot = try await work(deadline: deadline, client: client) { () throws -> String in
             try Self.explainDOT(graph: graph, call: call, backward: backward, limits: limits, deadline: deadline)
         }
         guard svg else { return Self.rendered(Array(dot.utf8), contentType: Self.dotContentType) }
-        let image = try await work(deadline: deadline) { () throws -> [UInt8] in
+        let image = try await work(deadline: deadline, client: client) { () throws -> [UInt8] in
             do {
                 return try Graphviz.svg(dot, timeout: deadline - ContinuousClock.now)
             } catch Graphviz.Failure.notInstalled {

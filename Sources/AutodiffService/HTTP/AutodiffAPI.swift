@@ -44,21 +44,20 @@ struct AutodiffAPI: Sendable {
         _ computation: C.Type, _ request: Request, _ context: ServiceRequestContext
     ) async throws -> Response {
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        let body = try await collect(request, deadline: deadline)
+        let client = context.clientPresence
+        let body = try await collect(request, client: client, deadline: deadline)
         guard readiness.isAccepting else { throw APIError.shuttingDown }
-        return try await whileClientWaits(context) {
-            try await admitted { try await compute(C.self, body, deadline: deadline) }
-        }
+        return try await admitted { try await compute(C.self, body, client: client, deadline: deadline) }
     }
 
     private func compute<C: Computation>(
-        _ computation: C.Type, _ body: [UInt8], deadline: Deadline
+        _ computation: C.Type, _ body: [UInt8], client: ClientPresence?, deadline: Deadline
     ) async throws -> Response {
         let limits = configuration.limits
         let (graphs, plans) = (self.graphs, self.plans)
         // One worker job does everything after the body arrives, so the call hops event loop →
         // worker → event loop once.
-        let bytes = try await work(deadline: deadline) {
+        let bytes = try await work(deadline: deadline, client: client) {
             try Self.respond(C.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline)
         }
         return Self.json(bytes)
@@ -84,17 +83,16 @@ struct AutodiffAPI: Sendable {
     /// `POST /v1/graphs {"graph": {…}}` → 201 `{"graph_id", "inputs", "nodes"}`.
     func register(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let deadline = ContinuousClock.now + configuration.requestTimeout
-        let body = try await collect(request, deadline: deadline)
+        let client = context.clientPresence
+        let body = try await collect(request, client: client, deadline: deadline)
         guard readiness.isAccepting else { throw APIError.shuttingDown }
-        return try await whileClientWaits(context) {
-            try await admitted { try await register(body, deadline: deadline) }
-        }
+        return try await admitted { try await register(body, client: client, deadline: deadline) }
     }
 
-    private func register(_ body: [UInt8], deadline: Deadline) async throws -> Response {
+    private func register(_ body: [UInt8], client: ClientPresence?, deadline: Deadline) async throws -> Response {
         let limits = configuration.limits
         let graphs = self.graphs
-        let (id, reply) = try await work(deadline: deadline) {
+        let (id, reply) = try await work(deadline: deadline, client: client) {
             try Self.register(body, limits: limits, graphs: graphs)
         }
         var response = Self.json(reply, status: .created)
@@ -173,31 +171,24 @@ struct AutodiffAPI: Sendable {
     /// if sooner) ends the call with `504 deadline_exceeded` (`413` if it was already known to be too
     /// large); it never held an admission slot. The bytes of all bodies being received at once are
     /// bounded by `uploads`: past it, `503 overloaded`.
-    func collect(_ request: Request, deadline callDeadline: Deadline) async throws -> [UInt8] {
+    ///
+    /// A body that has already all arrived (`client.bodyHasArrived`, the usual case for small calls) is
+    /// read at once, without racing a timer.
+    func collect(
+        _ request: Request, client: ClientPresence?, deadline callDeadline: Deadline
+    ) async throws -> [UInt8] {
         let deadline = min(callDeadline, ContinuousClock.now + configuration.bodyTimeout)
         let (limit, uploads, retryAfter) = (configuration.maxBodyBytes, uploads, configuration.retryAfterSeconds)
-        let declaredTooLarge = request.headers[.contentLength].flatMap(Int.init).map { $0 > limit } ?? false
+        let declaredLength = request.headers[.contentLength].flatMap(Int.init)
+        let declaredTooLarge = declaredLength.map { $0 > limit } ?? false
+        let read = { @Sendable () async throws -> [UInt8] in
+            try await Self.read(
+                request.body, declaredLength: declaredLength, limit: limit, uploads: uploads,
+                retryAfter: retryAfter)
+        }
+        if client?.bodyHasArrived == true { return try await read() }
         return try await withThrowingTaskGroup(of: [UInt8].self) { group in
-            group.addTask {
-                var bytes: [UInt8] = []
-                var tooLarge = declaredTooLarge
-                defer { uploads.release(bytes.count) }
-                for try await chunk in request.body {
-                    if tooLarge { continue }
-                    guard bytes.count + chunk.readableBytes <= limit else {
-                        tooLarge = true
-                        uploads.release(bytes.count)
-                        bytes = []
-                        continue
-                    }
-                    guard uploads.reserve(chunk.readableBytes) else {
-                        throw APIError.overloaded(retryAfterSeconds: retryAfter)
-                    }
-                    bytes.append(contentsOf: chunk.readableBytesView)
-                }
-                if tooLarge { throw APIError.payloadTooLarge(limit: limit) }
-                return bytes
-            }
+            group.addTask(operation: read)
             group.addTask {
                 try await Task.sleep(until: deadline, clock: .continuous)
                 if declaredTooLarge { throw APIError.payloadTooLarge(limit: limit) }
@@ -210,6 +201,34 @@ struct AutodiffAPI: Sendable {
         }
     }
 
+    /// Reads `body` to its end, keeping at most `limit` bytes (`413` past it) within the `uploads` budget.
+    private static func read(
+        _ body: RequestBody, declaredLength: Int?, limit: Int, uploads: ByteBudget, retryAfter: Int
+    ) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var tooLarge = declaredLength.map { $0 > limit } ?? false
+        defer { uploads.release(bytes.count) }
+        for try await chunk in body {
+            if tooLarge { continue }
+            guard bytes.count + chunk.readableBytes <= limit else {
+                tooLarge = true
+                uploads.release(bytes.count)
+                bytes = []
+                continue
+            }
+            guard uploads.reserve(chunk.readableBytes) else {
+                throw APIError.overloaded(retryAfterSeconds: retryAfter)
+            }
+            if bytes.isEmpty, let declaredLength, declaredLength <= limit {
+                // The declared length is checked by the HTTP parser, so a large body grows no more than once.
+                bytes.reserveCapacity(max(declaredLength, chunk.readableBytes))
+            }
+            bytes.append(contentsOf: chunk.readableBytesView)
+        }
+        if tooLarge { throw APIError.payloadTooLarge(limit: limit) }
+        return bytes
+    }
+
     /// Admits one call to the pool, or answers `503 overloaded` at once when it is full.
     func admitted(_ call: () async throws -> Response) async throws -> Response {
         do {
@@ -219,25 +238,14 @@ struct AutodiffAPI: Sendable {
         }
     }
 
-    /// Runs `call`, cancelling it when the client closes its connection: a job still waiting for a
-    /// worker is then dropped, never computed for nobody.
-    func whileClientWaits(
-        _ context: ServiceRequestContext, _ call: @escaping @Sendable () async throws -> Response
-    ) async throws -> Response {
-        guard let presence = await context.clientPresence else { return try await call() }
-        let task = Task { try await call() }
-        let token = presence.whenGone { task.cancel() }
-        defer { presence.forget(token) }
-        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
-    }
-
     /// Runs `body` on a worker; a job that waited past its deadline is `504 deadline_exceeded`, one
-    /// still unfinished when the shutdown grace ends is `503 shutting_down`.
+    /// still unfinished when the shutdown grace ends is `503 shutting_down`. A job still waiting for a
+    /// worker when `client` closes its connection is dropped, never computed for nobody.
     func work<T: Sendable>(
-        deadline: Deadline, _ body: @escaping @Sendable () throws -> T
+        deadline: Deadline, client: ClientPresence?, _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {
         do {
-            return try await pool.run {
+            return try await pool.run(droppedWhenGone: client) {
                 guard ContinuousClock.now < deadline else {
                     throw AutodiffError.deadlineExceeded(
                         "the request waited for a worker past its deadline (--request-timeout)")

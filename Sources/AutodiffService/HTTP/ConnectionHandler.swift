@@ -17,6 +17,8 @@ import Synchronization
 ///   large answer still in the channel's buffer is discarded and the client sees a truncated body.
 /// - **The client's departure is announced** (`ClientPresence`): when the peer closes its side of the
 ///   connection, calls still waiting for a worker are dropped instead of computed for nobody.
+/// - **Whether the request's body has all arrived** (`ClientPresence.bodyHasArrived`), so reading a body
+///   that is already here needs no timer.
 final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -31,11 +33,25 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var heldClose: EventLoopPromise<Void>?
     private var closeTimeout: Scheduled<Void>?
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        ClientPresence.register(presence, for: context.channel)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        ClientPresence.unregister(context.channel)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head(let head) = unwrapInboundIn(data),
-            head.headerFields[.expect]?.lowercased() == "100-continue"
-        {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            presence.headArrived()
+            if head.headerFields[.expect]?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            }
+        case .body:
+            break
+        case .end:
+            presence.endArrived()
         }
         context.fireChannelRead(data)
     }
@@ -49,6 +65,7 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         presence.leave()
+        ClientPresence.unregister(context.channel)
         context.fireChannelInactive()
     }
 
@@ -87,7 +104,8 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Whether a connection's client is still there; calls register what to do when it leaves.
+/// Whether a connection's client is still there (calls register what to do when it leaves), and
+/// whether the body of its request has all arrived.
 final class ClientPresence: Sendable {
     private struct State {
         var gone = false
@@ -96,6 +114,43 @@ final class ClientPresence: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Request heads and request ends received on the connection so far.
+    private let heads = Atomic(0)
+    private let ends = Atomic(0)
+
+    /// The presence of each open connection's client, by channel, for request handlers (which do not
+    /// run on the connection's event loop, where the pipeline could be asked).
+    private static let connections = Mutex<[ObjectIdentifier: ClientPresence]>([:])
+
+    static func register(_ presence: ClientPresence, for channel: any Channel) {
+        connections.withLock { $0[ObjectIdentifier(channel)] = presence }
+    }
+
+    static func unregister(_ channel: any Channel) {
+        connections.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// The presence registered for `channel`, nil if it has none (closed, or no `ConnectionHandler`).
+    static func of(_ channel: any Channel) -> ClientPresence? {
+        connections.withLock { $0[ObjectIdentifier(channel)] }
+    }
+
+    func headArrived() {
+        heads.add(1, ordering: .releasing)
+    }
+
+    func endArrived() {
+        ends.add(1, ordering: .releasing)
+    }
+
+    /// Whether every request whose head has arrived has also sent its end, the request being handled
+    /// included: its body is then all in memory and reading it cannot wait on the client. (Counts only
+    /// grow and ends follow heads, so ends read after heads and at least as many means this request's
+    /// end is in.)
+    var bodyHasArrived: Bool {
+        let started = heads.load(ordering: .acquiring)
+        return ends.load(ordering: .acquiring) >= started
+    }
 
     /// Runs `action` once when the client leaves (at once if it has left). Returns a token for `forget`.
     func whenGone(_ action: @escaping @Sendable () -> Void) -> Int? {
@@ -138,12 +193,7 @@ public struct ServiceRequestContext: RequestContext {
     /// The client's presence on this connection, or nil when the connection is closed or has no
     /// `ConnectionHandler` (router tests).
     var clientPresence: ClientPresence? {
-        get async {
-            let channel = self.channel
-            guard channel.isActive else { return nil }
-            return try? await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self).presence
-            }.get()
-        }
+        guard channel.isActive else { return nil }
+        return ClientPresence.of(channel)
     }
 }

@@ -1,4 +1,5 @@
 import AutodiffCore
+import CDragonbox
 import Hummingbird
 
 /// A response document. Objects keep the order they are built in, so responses read in the order
@@ -52,8 +53,9 @@ indirect enum JSONOutput: Sendable {
 
 /// Appends JSON text to a byte buffer.
 ///
-/// Numbers use Swift's shortest round-tripping representation, so every float64 survives a
-/// round trip exactly; non-finite numbers are written as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+/// Numbers are written as Swift's `Double.description` writes them (the shortest text that reads back
+/// to the same float64, so every float64 survives a round trip exactly), by `CDragonbox` straight into
+/// the buffer; non-finite numbers are written as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
 struct JSONWriter {
     var buffer: ByteBuffer
 
@@ -95,8 +97,10 @@ struct JSONWriter {
         } else if x.isInfinite {
             append(x > 0 ? "\"Infinity\"" : "\"-Infinity\"")
         } else {
-            // Most descriptions are small strings (up to 15 bytes), which live inline and cost no allocation.
-            buffer.writeString(x.description)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Int(AUTODIFFD_DOUBLE_TEXT_MAX)) { output in
+                guard let base = output.baseAddress else { return 0 }
+                return autodiffd_format_double(x, base.assumingMemoryBound(to: CChar.self))
+            }
         }
     }
 

@@ -29,7 +29,8 @@ struct JSONParser {
         case numberOutOfRange(String)
     }
 
-    private let bytes: [UInt8]
+    /// The document, valid during `parse`. Every read is behind an `index < bytes.count` check.
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
     private var depth = 0
     /// The numbers of the arrays being read that are, so far, rectangular arrays of numbers.
@@ -42,18 +43,22 @@ struct JSONParser {
         case packed(shape: [Int], start: Int)
     }
 
-    private init(_ bytes: [UInt8]) {
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
 
     /// Parses a complete document; trailing non-whitespace is an error.
     static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes)
-        parser.skipWhitespace()
-        let value = try parser.parseValue()
-        parser.skipWhitespace()
-        guard parser.index == parser.bytes.count else { throw parser.malformed("unexpected data after the document") }
-        return value
+        try bytes.withUnsafeBufferPointer { (bytes) throws(Failure) -> JSONValue in
+            var parser = JSONParser(bytes)
+            parser.skipWhitespace()
+            let value = try parser.parseValue()
+            parser.skipWhitespace()
+            guard parser.index == parser.bytes.count else {
+                throw parser.malformed("unexpected data after the document")
+            }
+            return value
+        }
     }
 
     // MARK: Values
@@ -152,6 +157,11 @@ struct JSONParser {
         switch array {
         case .value(let value):
             return value
+        case .packed(let shape, let start) where start == 0 && shape.count > 0:
+            // The whole scratch array (a tensor not inside another array): handed over, not copied.
+            var data: [Double] = []
+            swap(&data, &scratch)
+            return shape.count == 1 ? .numbers(data) : .grid(shape: shape, data: data)
         case .packed(let shape, let start):
             let value = JSONValue(shape: shape, data: scratch[start...])
             scratch.removeSubrange(start...)
@@ -207,13 +217,12 @@ struct JSONParser {
         }
         let length = index - start
         var value = 0.0
-        let read = bytes.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress.map { base in
+        let read =
+            bytes.baseAddress.map { base in
                 UnsafeRawPointer(base + start).withMemoryRebound(to: CChar.self, capacity: length) {
                     autodiffd_parse_double($0, length, &value)
                 }
             } ?? 0
-        }
         guard read == length, value.isFinite else {
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
             let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
@@ -228,20 +237,17 @@ struct JSONParser {
         var escaped = false
         var start = index
         while true {
+            skipPlainCharacters()
             guard index < bytes.count else { throw malformed("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 break
             }
             guard byte >= 0x20 else { throw malformed("unescaped control character in a string") }
-            if byte == UInt8(ascii: "\\") {
-                scalars.append(contentsOf: bytes[start..<index])
-                try appendEscape(to: &scalars)
-                escaped = true
-                start = index
-            } else {
-                index += 1
-            }
+            scalars.append(contentsOf: bytes[start..<index])
+            try appendEscape(to: &scalars)
+            escaped = true
+            start = index
         }
         // Without escapes (base64 text, names) the string is read straight from the body.
         let string: String?
@@ -249,11 +255,37 @@ struct JSONParser {
             scalars.append(contentsOf: bytes[start..<index])
             string = String(validating: scalars, as: UTF8.self)
         } else {
-            string = String(validating: bytes[start..<index], as: UTF8.self)
+            string = Self.string(UnsafeBufferPointer(rebasing: bytes[start..<index]))
         }
         index += 1  // closing quote
         guard let string else { throw malformed("a string is not valid UTF-8") }
         return string
+    }
+
+    /// `text` as a string, nil if it is not valid UTF-8. ASCII (names, base64), checked eight bytes at
+    /// a time, is copied as it is: `String(validating:)` is generic, and its unspecialised validation
+    /// looked up type metadata at run time for every string.
+    private static func string(_ text: UnsafeBufferPointer<UInt8>) -> String? {
+        var ascii = true
+        var position = 0
+        if let base = text.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            var high: UInt64 = 0
+            while position + 8 <= text.count {
+                high |= raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+                position += 8
+            }
+            ascii = high & 0x8080_8080_8080_8080 == 0
+        }
+        while ascii, position < text.count {
+            ascii = text[position] < 0x80
+            position += 1
+        }
+        guard ascii else { return String(validating: text, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: text.count) { buffer in
+            _ = buffer.initialize(fromContentsOf: text)
+            return text.count
+        }
     }
 
     /// Decodes the escape sequence at `index` (a backslash) into UTF-8.
@@ -329,6 +361,31 @@ struct JSONParser {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
             default: return
             }
+        }
+    }
+
+    /// Moves `index` to the next `"`, `\\` or control character of a string (or the end), eight bytes
+    /// at a time where none is among them.
+    private mutating func skipPlainCharacters() {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while index + 8 <= bytes.count {
+                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+                let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+                // A byte is flagged if it is zero in `quote` or `backslash`, or below 0x20 in `word`.
+                let flagged =
+                    ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word)
+                if flagged & highs != 0 { break }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return }
+            index += 1
         }
     }
 

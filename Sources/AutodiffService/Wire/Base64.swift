@@ -5,6 +5,9 @@ import Foundation
 enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
+    /// The two characters of each 12-bit value, first in the low byte: half of a 3-byte group at once.
+    private static let pairs: [UInt16] = (0..<4096).map { UInt16(alphabet[$0 >> 6]) | UInt16(alphabet[$0 & 0x3F]) << 8 }
+
     /// The value of each base64 character, 0xFF for any other byte.
     private static let sextets: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -27,6 +30,18 @@ enum Base64 {
             alphabet.withUnsafeBufferPointer { alphabet in
                 var read = 0
                 var written = 0
+                pairs.withUnsafeBufferPointer { pairs in
+                    // Six bytes to eight characters per step, reading eight (so never the last two bytes).
+                    while read + 8 <= input.count {
+                        let word = UInt64(bigEndian: input.loadUnaligned(fromByteOffset: read, as: UInt64.self))
+                        let (a, b) = (UInt64(pairs[Int(word >> 52)]), UInt64(pairs[Int(word >> 40 & 0xFFF)]))
+                        let (c, d) = (UInt64(pairs[Int(word >> 28 & 0xFFF)]), UInt64(pairs[Int(word >> 16 & 0xFFF)]))
+                        let characters = a | b << 16 | c << 32 | d << 48
+                        output.storeBytes(of: characters.littleEndian, toByteOffset: written, as: UInt64.self)
+                        read += 6
+                        written += 8
+                    }
+                }
                 while read + 3 <= input.count {
                     let chunk = UInt32(input[read]) << 16 | UInt32(input[read + 1]) << 8 | UInt32(input[read + 2])
                     output[written] = alphabet[Int(chunk >> 18)]
@@ -65,15 +80,19 @@ enum Base64 {
     static func decodeFloat64(_ text: String, count: Int) throws(Failure) -> [Double] {
         var text = text
         let result = text.withUTF8 { input -> Result<[Double], Failure>? in
-            guard input.count % 4 == 0, validate(input) else { return nil }
+            guard input.count % 4 == 0 else { return nil }
             let padding = paddingLength(input)
             let byteCount = input.count / 4 * 3 - padding
-            guard byteCount == count * 8 else { return .failure(.wrongLength(bytes: byteCount)) }
+            guard byteCount == count * 8 else {
+                return validate(input) ? .failure(.wrongLength(bytes: byteCount)) : nil
+            }
+            var valid = true
             let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
                 let output = UnsafeMutableRawBufferPointer(buffer)
-                decode(input, padding: padding, into: output)
+                valid = decode(input, padding: padding, into: output)
                 initialized = count
             }
+            guard valid else { return nil }
             #if _endian(big)
             return .success(values.map { Double(bitPattern: $0.bitPattern.byteSwapped) })
             #else
@@ -104,17 +123,22 @@ enum Base64 {
         }
     }
 
-    /// Decodes validated `input` into `output` (exactly its decoded length).
+    /// Decodes `input` into `output` (exactly its decoded length); false if a character before the
+    /// padding is not in the alphabet (`output` then holds garbage).
     private static func decode(
         _ input: UnsafeBufferPointer<UInt8>, padding: Int, into output: UnsafeMutableRawBufferPointer
-    ) {
+    ) -> Bool {
         sextets.withUnsafeBufferPointer { table in
             var read = 0
             var written = 0
+            // Any character outside the alphabet maps to 0xFF, which sets bits above the six of a sextet.
+            var outside: UInt32 = 0
             let fullQuads = padding == 0 ? input.count / 4 : input.count / 4 - 1
             for _ in 0..<fullQuads {
-                let chunk = UInt32(table[Int(input[read])]) << 18 | UInt32(table[Int(input[read + 1])]) << 12
-                    | UInt32(table[Int(input[read + 2])]) << 6 | UInt32(table[Int(input[read + 3])])
+                let (a, b) = (UInt32(table[Int(input[read])]), UInt32(table[Int(input[read + 1])]))
+                let (c, d) = (UInt32(table[Int(input[read + 2])]), UInt32(table[Int(input[read + 3])]))
+                outside |= a | b | c | d
+                let chunk = a << 18 | b << 12 | c << 6 | d
                 output[written] = UInt8(truncatingIfNeeded: chunk >> 16)
                 output[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
                 output[written + 2] = UInt8(truncatingIfNeeded: chunk)
@@ -122,12 +146,14 @@ enum Base64 {
                 written += 3
             }
             if padding > 0 {
+                let (a, b) = (UInt32(table[Int(input[read])]), UInt32(table[Int(input[read + 1])]))
                 let third = padding == 1 ? UInt32(table[Int(input[read + 2])]) : 0
-                let chunk =
-                    UInt32(table[Int(input[read])]) << 18 | UInt32(table[Int(input[read + 1])]) << 12 | third << 6
+                outside |= a | b | third
+                let chunk = a << 18 | b << 12 | third << 6
                 output[written] = UInt8(truncatingIfNeeded: chunk >> 16)
                 if padding == 1 { output[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8) }
             }
+            return outside & ~0x3F == 0
         }
     }
 }

@@ -1,4 +1,5 @@
 import AutodiffCore
+import CDragonbox
 
 extension JSONWriter {
     /// The most `[]` leaves a nested rendering of an empty tensor may hold (`shape [1e9, 0]` would be 2 GB).
@@ -13,10 +14,7 @@ extension JSONWriter {
             append("{\"shape\":")
             writeShape(tensor.shape)
             append(",\"data\":[")
-            for (position, x) in tensor.data.enumerated() {
-                if position > 0 { append(byte: UInt8(ascii: ",")) }
-                writeNumber(x)
-            }
+            writeNumbers(tensor.data[...])
             append("]}")
         case .base64:
             append("{\"shape\":")
@@ -55,8 +53,24 @@ extension JSONWriter {
             }
             writeGrid(shape: outer, leaves: leaves) { writer, _ in writer.append("[]") }
         } else {
-            writeGrid(shape: tensor.shape, leaves: tensor.count) { writer, index in
-                writer.writeNumber(tensor.data[index])
+            // Rows of the last axis are written whole, the axes before it as brackets around them.
+            let rowLength = tensor.shape[tensor.rank - 1]
+            let rows = Array(tensor.shape.dropLast())
+            writeGrid(shape: rows, leaves: tensor.count / rowLength) { writer, row in
+                writer.append(byte: UInt8(ascii: "["))
+                writer.writeNumbers(tensor.data[row * rowLength..<(row + 1) * rowLength])
+                writer.append(byte: UInt8(ascii: "]"))
+            }
+        }
+    }
+
+    /// `values` separated by commas, as `writeNumber` writes each, in one pass over the buffer.
+    mutating func writeNumbers(_ values: ArraySlice<Double>) {
+        let perValue = Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE)
+        values.withUnsafeBufferPointer { values in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: values.count * perValue) { output in
+                guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
+                return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
             }
         }
     }

@@ -188,7 +188,15 @@ enum WireTensor {
             throw .invalidRequest("\(what): dtype must be \"float64\"", node: node)
         }
         switch (fields["data"], fields["base64"]) {
+        case (.numbers(let values)?, nil):
+            // The usual `data`: numbers the parser already packed, taken as they are.
+            guard values.count == count else {
+                throw .invalidRequest(
+                    "\(what): shape \(shape) holds \(count) elements, but \"data\" has \(values.count)", node: node)
+            }
+            return try Tensor(shape: shape, data: values)
         case (let data?, nil):
+            // Arrays with "NaN"/"Infinity" strings (or anything else, refused below) element by element.
             guard let elements = data.arrayElements else {
                 throw .invalidRequest("\(what): \"data\" must be a flat array of numbers", node: node)
             }
