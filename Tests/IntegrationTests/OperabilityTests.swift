@@ -39,6 +39,22 @@ import Testing
         #expect(objects.contains { $0?["message"] as? String == "server started" })
     }
 
+    /// A chunked upload has no Content-Length; the log counts the bytes that arrived.
+    @Test func chunkedUploadsAreCountedInBytesIn() throws {
+        let server = try ServerProcess(arguments: ["--log-format", "json"])
+        let body = #"{"graph":\#(Self.square),"values":{"x":[3]},"outputs":["y"]}"#
+        let reply = try curl([
+            "-X", "POST", "-H", "Transfer-Encoding: chunked", "--data-binary", body, server.baseURL + "/v1/forward",
+        ])
+        #expect(reply.status == 200)
+        #expect(server.terminate() == 0)
+        let objects = server.logText.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        let request = try #require(objects.first { $0["message"] as? String == "request" }, "\(server.logText)")
+        #expect((request["bytes_in"] as? NSNumber)?.intValue == body.utf8.count)
+    }
+
     @Test func textLogsHaveTheSameFields() throws {
         let server = try ServerProcess()
         #expect(try curl([server.baseURL + "/v1/graphs/sha256-abc"]).status == 404)

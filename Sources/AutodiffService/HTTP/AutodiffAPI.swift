@@ -202,13 +202,19 @@ struct AutodiffAPI: Sendable {
     }
 
     /// Reads `body` to its end, keeping at most `limit` bytes (`413` past it) within the `uploads` budget.
+    /// Every byte received, kept or not, is counted for the request log (`BodyMeter`).
     private static func read(
         _ body: RequestBody, declaredLength: Int?, limit: Int, uploads: ByteBudget, retryAfter: Int
     ) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         var tooLarge = declaredLength.map { $0 > limit } ?? false
-        defer { uploads.release(bytes.count) }
+        var received = 0
+        defer {
+            uploads.release(bytes.count)
+            BodyMeter.current?.add(received)
+        }
         for try await chunk in body {
+            received += chunk.readableBytes
             if tooLarge { continue }
             guard bytes.count + chunk.readableBytes <= limit else {
                 tooLarge = true

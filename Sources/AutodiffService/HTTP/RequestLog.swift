@@ -12,8 +12,9 @@ import Synchronization
 /// ```
 ///
 /// `route` is the matched route pattern (`NotFound` when none matched, as in `/metrics`), so ids in
-/// paths do not make every line unique; `bytes_in` is the request's `Content-Length` (absent for a
-/// chunked upload); `error` is the contract's code of a non-2xx answer. Bodies and headers are never logged, so
+/// paths do not make every line unique; `bytes_in` is the bytes of body the handler read (so a
+/// chunked upload is counted too), or the request's `Content-Length` for a route that reads no
+/// body; `error` is the contract's code of a non-2xx answer. Bodies and headers are never logged, so
 /// neither tensor values nor API keys reach the log.
 ///
 /// The request id is the client's `X-Request-ID` when it is sane (1 to 128 characters from
@@ -38,7 +39,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var context = context
         context.logger[metadataKey: "request.id"] = .string(requestID)
 
-        var response = try await next(request, context)
+        let bodyMeter = BodyMeter()
+        var response = try await BodyMeter.$current.withValue(bodyMeter) { try await next(request, context) }
         let duration = ContinuousClock.now - started
 
         var metadata: Logger.Metadata = [
@@ -48,7 +50,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             "status": .stringConvertible(response.status.code),
             "duration_ms": .stringConvertible(Self.milliseconds(duration)),
         ]
-        if let bytesIn = request.headers[.contentLength].flatMap(Int.init) {
+        if let bytesIn = bodyMeter.bytes ?? request.headers[.contentLength].flatMap(Int.init) {
             metadata["bytes_in"] = .stringConvertible(bytesIn)
         }
         if let bytesOut = response.body.contentLength {
@@ -98,6 +100,22 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// The bytes of request body a handler read, counted where the body is read (`AutodiffAPI.read`)
+/// and reported by the request log; reached through a task-local value, so any route can count.
+final class BodyMeter: Sendable {
+    @TaskLocal static var current: BodyMeter?
+
+    private let count = Mutex<Int?>(nil)
+
+    /// The bytes read, or nil when nothing read the body.
+    var bytes: Int? { count.withLock { $0 } }
+
+    /// Counts `bytes` more (0 to say the body is being read).
+    func add(_ bytes: Int) {
+        count.withLock { $0 = ($0 ?? 0) + bytes }
+    }
+}
+
 /// A response body writer that keeps what it is given.
 private struct CollectingWriter: ResponseBodyWriter {
     final class Sink: Sendable {
@@ -108,7 +126,7 @@ private struct CollectingWriter: ResponseBodyWriter {
 
     mutating func write(_ buffer: ByteBuffer) async throws {
         var buffer = buffer
-        sink.bytes.withLock { $0.writeBuffer(&buffer) }
+        _ = sink.bytes.withLock { $0.writeBuffer(&buffer) }
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
