@@ -49,6 +49,8 @@ let package = Package(
                 // The connection handler (100-continue, flush before close, client departure).
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // HTTPParserError: a client that closes its connection in the middle of its body.
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

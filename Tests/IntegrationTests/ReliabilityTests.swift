@@ -124,6 +124,21 @@ import Testing
         #expect(!server.logText.contains("request failed unexpectedly"), "\(server.logText)")
     }
 
+    @Test func aClientThatLeavesDuringItsUploadIsNoServerError() throws {
+        let server = try ServerProcess()
+        var upload: OpenRequest? = try OpenRequest(
+            port: server.port, path: "/v1/forward", declaredLength: 1_000, firstBytes: Array(#"{"gra"#.utf8),
+            expectContinue: true)
+        _ = upload
+        upload = nil  // closes the connection with 995 bytes of the body still to come
+        #expect(Self.poll { server.logText.contains("route=/v1/forward") }, "\(server.logText)")
+        let metrics = try curl([server.baseURL + "/metrics"]).body
+        #expect(metrics.contains(#"autodiffd_errors_total{code="internal"} 0"#))
+        #expect(server.terminate() == 0)
+        #expect(!server.logText.contains("request failed unexpectedly"), "\(server.logText)")
+        #expect(!server.logText.contains("status=500"), "\(server.logText)")
+    }
+
     // MARK: Item 6: a drain that loses nothing
 
     @Test func drainAnswersEveryInFlightCallCompletely() throws {

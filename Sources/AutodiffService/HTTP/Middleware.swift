@@ -2,6 +2,7 @@ import AutodiffCore
 import Crypto
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Turns every error into the contract's `{"error": {…}}` body: the only place that does.
 /// Also logs each request, and every `500` with its underlying error.
@@ -21,7 +22,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let apiError = map(error, request: request)
-            if error is CancellationError {
+            if Self.clientLeft(error) {
                 // The client closed its connection; nobody reads this answer, and it is no error of ours.
                 context.logger.debug("client went away", metadata: ["path": "\(request.uri.path)"])
                 return apiError.response()
@@ -62,14 +63,24 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// Whether `error` means the client closed its connection: its call was dropped while waiting
+    /// (`CancellationError`), or the connection ended in the middle of the request's body.
+    static func clientLeft(_ error: any Error) -> Bool {
+        switch error {
+        case is CancellationError, HTTPParserError.invalidEOFState: true
+        default: false
+        }
+    }
+
     func map(_ error: any Error, request: Request) -> APIError {
+        if Self.clientLeft(error) {
+            return APIError(code: .invalidRequest, message: "the client closed its connection before the answer")
+        }
         switch error {
         case let error as APIError:
             return error
         case let error as AutodiffError:
             return APIError(error)
-        case is CancellationError:
-            return APIError(code: .invalidRequest, message: "the client closed its connection before the answer")
         case let error as any HTTPResponseError where error.status == .notFound:
             let methods = routes.methods(at: request.uri.path)
             if methods.isEmpty { return .notFound(request.uri.path) }
