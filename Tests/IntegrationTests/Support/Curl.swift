@@ -31,13 +31,34 @@ func run(_ executable: String, _ arguments: [String], input: String? = nil) thro
     try start(executable, arguments, input: input).finish()
 }
 
-/// A program started by `start`, whose output `finish` collects.
+/// A program started by `start`, whose output is read as it comes (so a program with much to say
+/// never stalls on a full pipe) and returned by `finish`.
 struct RunningProgram {
     let process: Process
-    let stdout: Pipe
+    let output: Output
+
+    /// Standard output, read to its end on another thread.
+    final class Output: @unchecked Sendable {
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ pipe: Pipe) {
+            DispatchQueue.global().async {
+                self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+                self.done.signal()
+            }
+        }
+
+        /// Everything the program wrote, once it closed its output.
+        func all() -> Data {
+            done.wait()
+            done.signal()
+            return data
+        }
+    }
 
     func finish() -> String {
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
+        let data = output.all()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
@@ -73,5 +94,5 @@ func start(_ executable: String, _ arguments: [String], input: String? = nil) th
         writer.write(bytes)
         try? writer.close()
     }
-    return RunningProgram(process: process, stdout: stdout)
+    return RunningProgram(process: process, output: RunningProgram.Output(stdout))
 }
