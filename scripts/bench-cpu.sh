@@ -17,12 +17,8 @@ server=""
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 
 python3 scripts/bench/payloads.py "$work" "$workload"
-"$bin" --host 127.0.0.1 --port "$port" --log-level warning > /dev/null &
-server=$!
-for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
-    sleep 0.1
-done
+source scripts/lib/local-server.sh
+start_server "$bin" "$port"
 url="http://127.0.0.1:$port/v1/backward"
 post() {
     BODY="$work/$workload.json" wrk -t"$1" -c"$2" -d"$3" --timeout 60s -s scripts/bench/post.lua "$url" | grep '^RESULT'

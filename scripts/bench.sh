@@ -25,12 +25,8 @@ if [ -z "$bin" ]; then
     bin="$(swift build -c release --show-bin-path)/autodiffd"
 fi
 python3 scripts/bench/payloads.py "$work" "${workloads[@]}"
-"$bin" --host 127.0.0.1 --port "$port" --log-level warning &
-server=$!
-for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
-    sleep 0.1
-done
+source scripts/lib/local-server.sh
+start_server "$bin" "$port"
 
 url="http://127.0.0.1:$port/v1/backward"
 # wrk's RESULT line (see post.lua) for one body, connection count and duration.

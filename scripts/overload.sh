@@ -14,12 +14,8 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 scratch=${SCRATCH_PATH:-.build}  # e.g. .build-release, to build beside a debug build
 nice -n 10 swift build -c release --product autodiffd --scratch-path "$scratch"
 binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/autodiffd"
-"$binary" --host 127.0.0.1 --port "$port" --log-level warning ${AUTODIFFD_ARGS:-} &
-server=$!
-for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
-    sleep 0.1
-done
+source scripts/lib/local-server.sh
+start_server "$binary" "$port" ${AUTODIFFD_ARGS:-}
 echo "$(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
 echo "server: $binary, workers $(curl -fs "http://127.0.0.1:$port/readyz")"
 nice -n 10 python3 scripts/load/loadgen.py overload --port "$port" --pid "$server" \
