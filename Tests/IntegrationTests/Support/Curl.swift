@@ -37,16 +37,17 @@ struct RunningProgram {
     let process: Process
     let output: Output
 
-    /// Standard output, read to its end on another thread.
+    /// Standard output, read to its end on a thread of its own (not Dispatch's global queue, whose
+    /// few threads the blocking reads of several programs would hold while their input waits).
     final class Output: @unchecked Sendable {
         private var data = Data()
         private let done = DispatchSemaphore(value: 0)
 
         init(_ pipe: Pipe) {
-            DispatchQueue.global().async {
+            Thread {
                 self.data = pipe.fileHandleForReading.readDataToEndOfFile()
                 self.done.signal()
-            }
+            }.start()
         }
 
         /// Everything the program wrote, once it closed its output.
