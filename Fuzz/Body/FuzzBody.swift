@@ -71,7 +71,9 @@ public func fuzzBody(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // The same call again is answered from the plan cache: it must give the same bytes.
     do {
         let again = try respond(to: body, endpoint: endpoint, limits: limits, graphs: graphs, plans: plans)
-        guard again == first else { fatalError("a repeated call answered differently:\n\(text(first))\n\(text(again))") }
+        guard again == first else {
+            fatalError("a repeated call answered differently:\n\(text(first))\n\(text(again))")
+        }
     } catch {
         fatalError("a call answered 200, then failed when repeated: \(error)")
     }
