@@ -16,22 +16,8 @@ enum NaiveClient {
 
     /// The status code of the response to `POST path` with `body` on `127.0.0.1:port`.
     static func post(port: Int, path: String, body: [UInt8], headers: [String] = []) throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        let fd = try connectedSocket(port: port, timeouts: [SO_SNDTIMEO: 30, SO_RCVTIMEO: 30])
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw Failure(description: "connect failed") }
 
         let head =
             (["POST \(path) HTTP/1.1", "Host: 127.0.0.1", "Content-Length: \(body.count)", "Connection: close"]
@@ -58,20 +44,16 @@ enum NaiveClient {
         }
         return code
     }
-}
 
-/// A request left open on its own connection: its head (and the start of its body) sent, the rest never.
-/// A slow uploader, as far as the server can tell.
-final class OpenRequest {
-    private let fd: Int32
-
-    /// Sends the head of `POST path` declaring `declaredLength` body bytes, then `firstBytes` of it.
-    /// With `expectContinue`, waits for the server's `100 Continue` before sending any of the body.
-    init(port: Int, path: String, declaredLength: Int, firstBytes: [UInt8], expectContinue: Bool) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NaiveClient.Failure(description: "socket failed") }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    /// A TCP socket connected to `127.0.0.1:port`, with each socket option of `timeouts` (such as
+    /// `SO_RCVTIMEO`) set to that many seconds.
+    static func connectedSocket(port: Int, timeouts: [Int32: Int]) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        for (option, seconds) in timeouts {
+            var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -83,8 +65,21 @@ final class OpenRequest {
         }
         guard connected == 0 else {
             close(fd)
-            throw NaiveClient.Failure(description: "connect failed")
+            throw Failure(description: "connect failed")
         }
+        return fd
+    }
+}
+
+/// A request left open on its own connection: its head (and the start of its body) sent, the rest never.
+/// A slow uploader, as far as the server can tell.
+final class OpenRequest {
+    private let fd: Int32
+
+    /// Sends the head of `POST path` declaring `declaredLength` body bytes, then `firstBytes` of it.
+    /// With `expectContinue`, waits for the server's `100 Continue` before sending any of the body.
+    init(port: Int, path: String, declaredLength: Int, firstBytes: [UInt8], expectContinue: Bool) throws {
+        fd = try NaiveClient.connectedSocket(port: port, timeouts: [SO_RCVTIMEO: 60])
         var head = ["POST \(path) HTTP/1.1", "Host: 127.0.0.1", "Content-Length: \(declaredLength)"]
         if expectContinue { head.append("Expect: 100-continue") }
         try transmit(Array((head.joined(separator: "\r\n") + "\r\n\r\n").utf8))
