@@ -11,12 +11,8 @@ connections=${CONNECTIONS:-48}
 duration=${DURATION:-60}
 trap 'kill "$server" 2>/dev/null || true' EXIT
 
-scratch=${SCRATCH_PATH:-.build}  # e.g. .build-release, to build beside a debug build
-nice -n 10 swift build -c release --product autodiffd --scratch-path "$scratch"
-binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/autodiffd"
 source scripts/lib/local-server.sh
-start_server "$binary" "$port" ${AUTODIFFD_ARGS:-}
-echo "$(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
+start_release_server "$port" ${AUTODIFFD_ARGS:-}
 echo "server: $binary, workers $(curl -fs "http://127.0.0.1:$port/readyz")"
 nice -n 10 python3 scripts/load/loadgen.py overload --port "$port" --pid "$server" \
     --connections "$connections" --duration "$duration"

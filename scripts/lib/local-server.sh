@@ -13,3 +13,14 @@ start_server() {
     echo "autodiffd did not answer /healthz on 127.0.0.1:$port" >&2
     return 1
 }
+
+# `start_release_server PORT [FLAGS...]` builds the release binary (at nice 10, in $SCRATCH_PATH,
+# default .build, e.g. .build-release to build beside a debug build), sets `binary` to it, starts it
+# as `start_server` does and prints one line naming the machine and the commit measured.
+start_release_server() {
+    local scratch=${SCRATCH_PATH:-.build}
+    nice -n 10 swift build -c release --product autodiffd --scratch-path "$scratch"
+    binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/autodiffd"
+    start_server "$binary" "$@"
+    echo "$(date -u +%FT%TZ) $(uname -srm), $(nproc) cores, $(git rev-parse --short HEAD)$(git diff --quiet || echo +)"
+}
