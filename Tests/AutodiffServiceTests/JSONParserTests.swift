@@ -61,6 +61,60 @@ import Testing
         #expect(throws: Never.self) { try parse("1e-400") }
     }
 
+    // MARK: Offering a member's text
+
+    /// Parses `text`, offering `"graph"`; `reuse` takes exactly the texts in `known`.
+    func parse(_ text: String, known: Set<String>) throws(JSONParser.Failure) -> (JSONValue, String?, Bool?) {
+        let bytes = Array(text.utf8)
+        let (value, offered) = try JSONParser.parse(bytes, offering: "graph") { text in
+            known.contains(String(decoding: text, as: UTF8.self))
+        }
+        return (value, offered.map { String(decoding: bytes[$0.span], as: UTF8.self) }, offered?.reused)
+    }
+
+    @Test func anOfferedTextThatIsTakenIsLeftOutAndTheRestParsed() throws {
+        let graph = #"{"k": [1, "}\"]"], "n": {"m": "{"}}"#
+        let text = #"{"a": 1, "graph": \#(graph), "b": [2]}"#
+        let (taken, takenText, reused) = try parse(text, known: [graph])
+        #expect(taken == .object(["a": .number(1), "b": .numbers([2])]))
+        #expect(takenText == graph)
+        #expect(reused == true)
+        let (parsed, parsedText, parsedReused) = try parse(text, known: [])
+        #expect(parsed == (try parse(text)))
+        #expect(parsedText == graph)
+        #expect(parsedReused == false)
+    }
+
+    @Test func onlyATopLevelObjectValueIsOffered() throws {
+        for text in [#"{"o": {"graph": {}}}"#, #"{"graph": [1]}"#, #"{"graph": "{}"}"#, #"[{"graph": {}}]"#] {
+            let (value, _, reused) = try parse(text, known: ["{}"])
+            #expect(value == (try parse(text)), "\(text)")
+            #expect(reused != true, "\(text)")
+        }
+    }
+
+    @Test func theLastValueOfARepeatedKeyWinsWhetherTakenOrNot() throws {
+        let text = #"{"graph": {"k": 1}, "graph": {"k": 2}}"#
+        let (firstKnown, _, firstReused) = try parse(text, known: [#"{"k": 1}"#])
+        #expect(firstKnown == .object(["graph": .object(["k": .number(2)])]))
+        #expect(firstReused == false)
+        let (lastKnown, lastText, lastReused) = try parse(text, known: [#"{"k": 2}"#])
+        #expect(lastKnown == .object([:]))
+        #expect(lastText == #"{"k": 2}"#)
+        #expect(lastReused == true)
+    }
+
+    @Test(arguments: [
+        #"{"graph": {"k": 1}, ]"#, #"{"graph": {"k": 1}} x"#, #"{"graph": {"k": 1}, "v": [1,]}"#,
+        #"{"graph": {"k": "1"#, #"{"graph": {"k": 1}"#, #"{"graph": {"k": "\"#,
+    ])
+    func errorsAroundAnOfferedTextAreUnchanged(_ text: String) {
+        let plain = Result { () throws(JSONParser.Failure) -> JSONValue in try parse(text) }
+        let offered = Result { () throws(JSONParser.Failure) -> JSONValue in try parse(text, known: [#"{"k": 1}"#]).0 }
+        #expect(offered == plain)
+        #expect(throws: JSONParser.Failure.self) { try plain.get() }
+    }
+
     @Test func writerRoundTripsNumbersAndEscapes() throws {
         let values: [Double] = [0.1, 1.0 / 3, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e21, 123]
         let text = try JSONOutput.array(values.map(JSONOutput.number) + [.string("q\"\\\n\u{02}é")]).serialized()

@@ -1,4 +1,5 @@
 import AutodiffCore
+import Foundation
 import Synchronization
 
 /// A registered graph: validated once, kept with its canonical JSON.
@@ -13,46 +14,56 @@ struct RegisteredGraph: Sendable {
     let byteCount: Int
 }
 
-/// The bounded, least-recently-used store of registered graphs of this process.
+/// The validated graphs of this process: the registered ones, and those recent calls sent inline.
 ///
-/// Bounded both by entries and by bytes, so large constants cannot make registration a way to fill
-/// memory. Entries hold the validated `Graph`, so calls by `graph_id` skip parsing and validation.
-/// Nothing is shared between replicas: a replica that does not hold an id answers 404
-/// `graph_not_found` and the client registers the graph again, which is cheap and idempotent
-/// because the id is the hash of the graph's canonical form.
+/// **Registered graphs** are bounded both by entries and by bytes, so large constants cannot make
+/// registration a way to fill memory. Entries hold the validated `Graph`, so calls by `graph_id` skip
+/// parsing and validation. Nothing is shared between replicas: a replica that does not hold an id
+/// answers 404 `graph_not_found` and the client registers the graph again, which is cheap and
+/// idempotent because the id is the hash of the graph's canonical form.
 ///
-/// A lock rather than an actor, so a worker can look a graph up in the middle of its job without
-/// hopping back to the event loop. Every operation is O(1): entries sit in a doubly linked list in
-/// order of use (slots of an array, linked by index), and eviction takes the list's tail.
+/// **Inline graphs** are kept by the exact bytes of the request's `"graph"` member, so a client that
+/// sends the same graph text with every call (the usual way) gets its graph parsed and validated
+/// once, like a registered one. The text is compared byte for byte, never by its hash alone, and
+/// under the same limits, so a reused graph is exactly what parsing the text again would give. They
+/// have bounds of their own, so inline calls never evict a registered graph.
+///
+/// Locks rather than an actor, so a worker can look a graph up in the middle of its job without
+/// hopping back to the event loop.
 final class GraphCache: Sendable {
-    let capacity: Int
-    let maxBytes: Int
-    private let state: Mutex<LRUList>
+    private let registered: Mutex<LRUList<String, RegisteredGraph>>
+    private let inline: Mutex<LRUList<Int, InlineGraph>>
 
-    init(capacity: Int, maxBytes: Int) {
-        self.capacity = max(1, capacity)
-        self.maxBytes = max(1, maxBytes)
-        state = Mutex(LRUList())
+    /// A graph sent inline, with the text and the limits it was validated from.
+    private struct InlineGraph {
+        let text: [UInt8]
+        let limits: Limits
+        let graph: Graph
     }
 
-    var count: Int { state.withLock { $0.slotOf.count } }
+    /// Bounds inline graphs by entries and by an estimate of what they cost to keep: four times their
+    /// text, for the text itself and the validated graph (measured near three times the text).
+    static let inlineCapacity = 64
+    static let inlineMaxBytes = 64 << 20
+    static let inlineBytesPerTextByte = 4
+
+    init(capacity: Int, maxBytes: Int) {
+        registered = Mutex(LRUList(capacity: capacity, maxBytes: maxBytes))
+        inline = Mutex(LRUList(capacity: Self.inlineCapacity, maxBytes: Self.inlineMaxBytes))
+    }
+
+    /// Registered graphs held.
+    var count: Int { registered.withLock { $0.count } }
 
     /// Stores `graph`, evicting least recently used entries until both bounds hold.
     func insert(_ graph: RegisteredGraph) throws(AutodiffError) {
-        guard graph.byteCount <= maxBytes else {
-            throw .limitExceeded(
-                "the graph needs \(graph.byteCount) bytes to keep; registered graphs may use at most \(maxBytes) "
-                    + "(--graph-cache-bytes); send it inline with each call instead")
-        }
-        state.withLock { list in
-            if let slot = list.slotOf[graph.id] {
-                list.moveToFront(slot)
-                return
+        try registered.withLock { (list) throws(AutodiffError) in
+            guard graph.byteCount <= list.maxBytes else {
+                throw .limitExceeded(
+                    "the graph needs \(graph.byteCount) bytes to keep; registered graphs may use at most "
+                        + "\(list.maxBytes) (--graph-cache-bytes); send it inline with each call instead")
             }
-            while list.slotOf.count >= capacity || list.bytes + graph.byteCount > maxBytes {
-                guard list.removeLeastRecent() else { break }
-            }
-            list.insertAtFront(graph)
+            list.insert(graph, for: graph.id, bytes: graph.byteCount)
         }
     }
 
@@ -69,73 +80,37 @@ final class GraphCache: Sendable {
 
     /// The graph registered as `id`, marking it recently used.
     func graph(_ id: String) -> RegisteredGraph? {
-        state.withLock { list in
-            guard let slot = list.slotOf[id] else { return nil }
-            list.moveToFront(slot)
-            return list.slots[slot].graph
+        registered.withLock { $0.use(id) }
+    }
+
+    /// The graph validated earlier, under `limits`, from exactly the bytes of `text`.
+    func inlineGraph(_ text: UnsafeBufferPointer<UInt8>, limits: Limits) -> Graph? {
+        let key = Self.key(text)
+        return inline.withLock { list -> Graph? in
+            guard let kept = list.use(key), kept.limits == limits, kept.text.count == text.count,
+                let given = text.baseAddress
+            else { return nil }
+            let same = kept.text.withUnsafeBytes { kept in
+                kept.baseAddress.map { memcmp($0, given, text.count) == 0 } ?? false
+            }
+            return same ? kept.graph : nil
         }
     }
-}
 
-/// Entries in order of use, most recent at `head`. Slots freed by eviction are reused.
-private struct LRUList {
-    struct Slot {
-        var graph: RegisteredGraph?
-        var newer = -1
-        var older = -1
+    /// Keeps `graph`, validated under `limits` from `text`, for calls that send the same text.
+    func keepInline(_ graph: Graph, text: ArraySlice<UInt8>, limits: Limits) {
+        let (bytes, overflow) = text.count.multipliedReportingOverflow(by: Self.inlineBytesPerTextByte)
+        guard !overflow, bytes <= Self.inlineMaxBytes else { return }
+        let kept = InlineGraph(text: Array(text), limits: limits, graph: graph)
+        let key = kept.text.withUnsafeBufferPointer(Self.key)
+        inline.withLock { $0.insert(kept, for: key, bytes: bytes) }
     }
 
-    var slots: [Slot] = []
-    var slotOf: [String: Int] = [:]
-    var free: [Int] = []
-    var head = -1
-    var tail = -1
-    var bytes = 0
-
-    mutating func insertAtFront(_ graph: RegisteredGraph) {
-        let slot: Int
-        if let reused = free.popLast() {
-            slot = reused
-            slots[slot] = Slot(graph: graph)
-        } else {
-            slot = slots.count
-            slots.append(Slot(graph: graph))
-        }
-        slotOf[graph.id] = slot
-        bytes += graph.byteCount
-        link(slot)
-    }
-
-    mutating func moveToFront(_ slot: Int) {
-        guard slot != head else { return }
-        unlink(slot)
-        link(slot)
-    }
-
-    /// Removes the tail entry; `false` when the list is empty.
-    mutating func removeLeastRecent() -> Bool {
-        guard tail >= 0, let graph = slots[tail].graph else { return false }
-        let slot = tail
-        unlink(slot)
-        slots[slot] = Slot()
-        free.append(slot)
-        slotOf[graph.id] = nil
-        bytes -= graph.byteCount
-        return true
-    }
-
-    private mutating func link(_ slot: Int) {
-        slots[slot].older = head
-        slots[slot].newer = -1
-        if head >= 0 { slots[head].newer = slot }
-        head = slot
-        if tail < 0 { tail = slot }
-    }
-
-    private mutating func unlink(_ slot: Int) {
-        let newer = slots[slot].newer
-        let older = slots[slot].older
-        if newer >= 0 { slots[newer].older = older } else { head = older }
-        if older >= 0 { slots[older].newer = newer } else { tail = newer }
+    /// The text's hash under the process's random seed: clients cannot aim two texts at one key, and
+    /// if two texts share one anyway, the later replaces the earlier.
+    private static func key(_ text: UnsafeBufferPointer<UInt8>) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: UnsafeRawBufferPointer(text))
+        return hasher.finalize()
     }
 }

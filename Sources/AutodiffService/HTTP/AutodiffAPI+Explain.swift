@@ -27,10 +27,10 @@ extension AutodiffAPI {
     private func explain(
         _ body: [UInt8], svg: Bool, client: ClientPresence?, deadline: Deadline
     ) async throws -> Response {
-        let limits = configuration.limits
+        let (limits, graphs) = (configuration.limits, self.graphs)
         let (call, backward) = try await work(deadline: deadline, client: client) {
             () throws -> (CallRequest, BackwardComputation) in
-            let (call, object) = try CallRequest.decode(try Self.parse(body), limits: limits)
+            let (call, object) = try Self.decodeCall(body, limits: limits, graphs: graphs)
             return (call, try BackwardComputation(request: object, call: call, limits: limits))
         }
         let graph = try graphs.graph(for: call.graph)

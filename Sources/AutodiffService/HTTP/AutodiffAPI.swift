@@ -69,13 +69,31 @@ struct AutodiffAPI: Sendable {
         _ computation: C.Type, to body: [UInt8], limits: Limits, graphs: GraphCache, plans: PlanCache,
         deadline: Deadline
     ) throws -> ByteBuffer {
-        let (call, object) = try CallRequest.decode(try parse(body), limits: limits)
+        let (call, object) = try decodeCall(body, limits: limits, graphs: graphs)
         let parsed = try C(request: object, call: call, limits: limits)
         let graph = try graphs.graph(for: call.graph)
         var callLimits = limits
         callLimits.resultBytesPerElement = call.options.encoding.renderedBytesPerElement
         return try parsed.run(on: graph, call: call, limits: callLimits, deadline: deadline, plans: plans)
             .serializedBuffer()
+    }
+
+    /// The shared fields of a call's body and the whole request object. A `"graph"` whose exact text
+    /// an earlier call sent is not parsed or validated again: `graphs` hands back its `Graph`.
+    static func decodeCall(
+        _ body: [UInt8], limits: Limits, graphs: GraphCache
+    ) throws -> (CallRequest, WireObject) {
+        var known: Graph?
+        let (document, graph) = try parse(body, offering: "graph") { text in
+            known = graphs.inlineGraph(text, limits: limits)
+            return known != nil
+        }
+        let reused = graph?.reused == true ? known : nil
+        let (call, object) = try CallRequest.decode(document, reusing: reused, limits: limits)
+        if reused == nil, let graph, case .inline(let validated) = call.graph {
+            graphs.keepInline(validated, text: body[graph.span], limits: limits)
+        }
+        return (call, object)
     }
 
     // MARK: Registered graphs
@@ -264,8 +282,15 @@ struct AutodiffAPI: Sendable {
     }
 
     static func parse(_ body: [UInt8]) throws -> JSONValue {
+        try parse(body, offering: nil) { _ in false }.value
+    }
+
+    /// The body as JSON (`JSONParser.parse(_:offering:to:)`), its errors as the API reports them.
+    static func parse(
+        _ body: [UInt8], offering key: String?, to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
+    ) throws -> (value: JSONValue, offered: JSONParser.OfferedMember?) {
         do {
-            return try JSONParser.parse(body)
+            return try JSONParser.parse(body, offering: key, to: reuse)
         } catch .malformed(let reason, let offset) {
             throw APIError.invalidJSON("\(reason) at byte \(offset)")
         } catch .tooDeep {

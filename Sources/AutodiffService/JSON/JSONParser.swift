@@ -43,21 +43,52 @@ struct JSONParser {
         case packed(shape: [Int], start: Int)
     }
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// The top-level member whose object value is first offered, as text, to `reuse`.
+    private let offeredKey: String?
+    private let reuse: (UnsafeBufferPointer<UInt8>) -> Bool
+    /// Where the last value of `offeredKey` is, and whether `reuse` took it.
+    private var offered: OfferedMember?
+
+    /// The value of the member a caller asked to be offered its text.
+    struct OfferedMember {
+        /// The bytes of its value in the document.
+        let span: Range<Int>
+        /// True when `reuse` took the text, so the member was left out of the parsed document.
+        let reused: Bool
+    }
+
+    private init(
+        _ bytes: UnsafeBufferPointer<UInt8>, offering key: String?,
+        to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
+    ) {
         self.bytes = bytes
+        self.offeredKey = key
+        self.reuse = reuse
     }
 
     /// Parses a complete document; trailing non-whitespace is an error.
     static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { (bytes) throws(Failure) -> JSONValue in
-            var parser = JSONParser(bytes)
+        try parse(bytes, offering: nil) { _ in false }.value
+    }
+
+    /// Parses a complete document, except that when its top level is an object whose member `key`
+    /// has an object value, that value's text is first offered to `reuse`. If `reuse` takes it (it
+    /// already holds what the text means, from an earlier parse of the same bytes), the text is
+    /// skipped and the member left out; otherwise it is parsed as usual. Either way `offered` says
+    /// where the member's last value is, so a caller can keep its text; the document is checked in
+    /// full everywhere else, so errors and their offsets do not change.
+    static func parse(
+        _ bytes: [UInt8], offering key: String?, to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
+    ) throws(Failure) -> (value: JSONValue, offered: OfferedMember?) {
+        try bytes.withUnsafeBufferPointer { (bytes) throws(Failure) -> (JSONValue, OfferedMember?) in
+            var parser = JSONParser(bytes, offering: key, to: reuse)
             parser.skipWhitespace()
             let value = try parser.parseValue()
             parser.skipWhitespace()
             guard parser.index == parser.bytes.count else {
                 throw parser.malformed("unexpected data after the document")
             }
-            return value
+            return (value, parser.offered)
         }
     }
 
@@ -182,13 +213,65 @@ struct JSONParser {
             skipWhitespace()
             guard try consume(UInt8(ascii: ":")) else { throw malformed("expected ':' after an object key") }
             skipWhitespace()
-            fields[key] = try parseValue()
+            if depth == 1, key == offeredKey {
+                try parseOfferedValue(of: key, into: &fields)
+            } else {
+                fields[key] = try parseValue()
+            }
             skipWhitespace()
             if try consume(UInt8(ascii: "}")) { break }
             guard try consume(UInt8(ascii: ",")) else { throw malformed("expected ',' or '}' in an object") }
             skipWhitespace()
         }
         return .object(fields)
+    }
+
+    /// The value of the offered member: skipped if `reuse` takes its text, parsed otherwise. A
+    /// later value of the same key replaces an earlier one either way, as for any other key.
+    private mutating func parseOfferedValue(of key: String, into fields: inout [String: JSONValue]) throws(Failure) {
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "{"), let end = endOfContainer(),
+            reuse(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+        {
+            // `reuse` knows these exact bytes as a valid object, and an object's text ends where its
+            // brackets close, so parsing them would have stopped at `end` too.
+            index = end
+            fields[key] = nil
+            offered = OfferedMember(span: start..<end, reused: true)
+        } else {
+            fields[key] = try parseValue()
+            offered = OfferedMember(span: start..<index, reused: false)
+        }
+    }
+
+    /// Where the array or object at `index` ends, found by counting brackets outside strings, or
+    /// `nil` if the document ends first. Checks nothing else: it only proposes a span to offer.
+    private mutating func endOfContainer() -> Int? {
+        let start = index
+        defer { index = start }
+        var open = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                open += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                open -= 1
+                if open == 0 { return index }
+            case UInt8(ascii: "\""):
+                while true {
+                    skipPlainCharacters()
+                    guard index < bytes.count else { return nil }
+                    let stop = bytes[index]
+                    index += stop == UInt8(ascii: "\\") ? 2 : 1
+                    if stop == UInt8(ascii: "\"") { break }
+                }
+            default:
+                break
+            }
+        }
+        return nil
     }
 
     // MARK: Scalars

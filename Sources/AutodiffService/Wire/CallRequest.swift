@@ -48,19 +48,23 @@ struct CallRequest: Sendable {
     let options: CallOptions
 
     /// Parses the shared fields of `body` and hands the whole object to the endpoint's own decoder.
+    /// `known` is the graph of a `"graph"` member the parser left out because its text was validated
+    /// before (`GraphCache.inlineGraph`); it stands for that member.
     static func decode(
-        _ body: JSONValue, limits: Limits
+        _ body: JSONValue, reusing known: Graph? = nil, limits: Limits
     ) throws(AutodiffError) -> (CallRequest, WireObject) {
         let request = try WireObject(body, what: "request")
         let graph: GraphSource
-        switch (request["graph"], try request.string("graph_id")) {
-        case (let spec?, nil):
+        switch (request["graph"], known, try request.string("graph_id")) {
+        case (_, let known?, nil):
+            graph = .inline(known)
+        case (let spec?, nil, nil):
             graph = .inline(try Graph(WireGraph.decode(spec, limits: limits), limits: limits))
-        case (nil, let id?):
+        case (nil, nil, let id?):
             graph = .registered(id: id)
-        case (nil, nil):
+        case (nil, nil, nil):
             throw .invalidRequest("request needs \"graph\" (a graph object) or \"graph_id\" (from POST /v1/graphs)")
-        case (_?, _?):
+        case (_, _, _?):
             throw .invalidRequest("request has both \"graph\" and \"graph_id\"; send one")
         }
         let values = try tensors(request, "values", what: { "value of input \"\($0)\"" }, limits: limits)
