@@ -36,7 +36,7 @@ struct AutodiffCommand: AsyncParsableCommand {
     var requestTimeout: String?
     @Option(help: "Registered graphs kept per process. (env AUTODIFFD_GRAPH_CACHE_SIZE; default 256)")
     var graphCacheSize: Int?
-    @Option(help: "Bytes registered graphs may hold together. (env AUTODIFFD_GRAPH_CACHE_BYTES; default 268435456)")
+    @Option(help: "Bytes registered graphs may hold (6x JSON). (env AUTODIFFD_GRAPH_CACHE_BYTES; default 268435456)")
     var graphCacheBytes: Int?
     @Option(help: "Retry-After seconds sent with 503 overloaded. (env AUTODIFFD_RETRY_AFTER; default 1)")
     var retryAfter: Int?

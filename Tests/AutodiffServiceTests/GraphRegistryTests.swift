@@ -106,14 +106,15 @@ import Testing
 
     @Test func graphsTooLargeToKeepAreRefusedAndBytesBoundTheCache() async throws {
         var configuration = testConfiguration()
-        configuration.graphCacheBytes = 2_000
+        configuration.graphCacheBytes = 5_000
         try await withApp(configuration) { client in
             let data = [Double](repeating: 0.5, count: 300)
             let big = #"{"inputs":["x"],"constants":{"c":\#(data)},"nodes":[{"id":"y","op":"mul","args":["x","c"]}]}"#
             let refused = try await register(big, on: client)
             #expect(refused.status == .contentTooLarge)
             #expect(refused.errorCode == "limit_exceeded")
-            // Two graphs of ~1 KB each do not fit together: the older one is evicted.
+            // A graph costs six times its canonical text, about 500 bytes here: two of these do not
+            // fit together, so the older one is evicted.
             let medium = Array(data.prefix(100))
             let first =
                 #"{"inputs":["x"],"constants":{"c":\#(medium)},"nodes":[{"id":"y","op":"mul","args":["x","c"]}]}"#

@@ -128,10 +128,9 @@ struct AutodiffAPI: Sendable {
         let graph = try Graph(WireGraph.decode(graphValue, limits: limits), limits: limits)
         let spec = graph.spec
         let canonical = try WireGraph.encode(spec).serialized()
-        let constantBytes = spec.constants.values.reduce(0) { $0 + $1.count * MemoryLayout<Double>.stride }
         let registered = RegisteredGraph(
             id: WireGraph.id(ofCanonical: canonical), graph: graph, canonicalJSON: canonical,
-            nodeCount: spec.nodes.count, byteCount: canonical.count + constantBytes)
+            nodeCount: spec.nodes.count, byteCount: GraphCache.keepingCost(textBytes: canonical.count))
         try graphs.insert(registered)
         let reply: JSONOutput = .object([
             ("graph_id", .string(registered.id)),
