@@ -61,6 +61,24 @@ import Testing
         #expect(throws: Never.self) { try parse("1e-400") }
     }
 
+    @Test func digitRunsEndAtTheFirstNonDigitWhereverItFalls() throws {
+        // Runs of every length up to 24 cross the eight-byte steps of the digit scan at every offset;
+        // ':' and '/' are the bytes just above and below the digits.
+        for length in 1...24 {
+            let digits = String((0..<length).map { Character(String(($0 * 7 + 1) % 9 + 1)) })
+            for text in [digits, "-\(digits)", "\(digits).\(digits)", "1.\(digits)e-\(length)"] {
+                #expect(try parse(text) == .number(try #require(Double(text))), "\(text)")
+                #expect(try parse("[\(text),\(text)]") == .numbers([Double(text) ?? 0, Double(text) ?? 0]))
+                let bytes = Array("[\(text):]".utf8)
+                let colon = JSONParser.Failure.malformed("expected ',' or ']' in an array", offset: bytes.count - 2)
+                #expect(throws: colon) { try JSONParser.parse(bytes) }
+            }
+            #expect(throws: JSONParser.Failure.malformed("invalid number", offset: length + 1)) {
+                try parse("\(digits)./")
+            }
+        }
+    }
+
     // MARK: Offering a member's text
 
     /// Parses `text`, offering `"graph"`; `reuse` takes exactly the texts in `known`.
