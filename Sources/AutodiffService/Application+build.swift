@@ -21,7 +21,7 @@ public func buildApplication(
     // Idle keep-alive connections, and clients that stop sending mid-request, are closed after
     // `--idle-timeout`; `ConnectionHandler` answers `Expect: 100-continue` and flushes before closing.
     let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [ConnectionHandler()],
+        additionalChannelHandlers: [ConnectionHandler(readiness: readiness)],
         idleTimeout: TimeAmount(configuration.idleTimeout))
     return Application(
         router: router,
@@ -55,9 +55,10 @@ public func runServer(
         logger: logger)
     var groupConfiguration = ServiceGroupConfiguration(
         services: [app, drain], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-    // A backstop past the grace: answers still being written to clients that do not read are given up.
+    // A backstop just past the grace, for anything still open once the answers cut off by its end
+    // had their `lastFlush` to be written: the process exits within the orchestrator's kill timeout.
     groupConfiguration.maximumGracefulShutdownDuration =
-        configuration.shutdownGrace + .nanoseconds(ConnectionHandler.flushTimeout.nanoseconds)
+        configuration.shutdownGrace + .nanoseconds(2 * ConnectionHandler.lastFlush.nanoseconds)
     let group = ServiceGroup(configuration: groupConfiguration)
     try await group.run()
     logger.info("server stopped")

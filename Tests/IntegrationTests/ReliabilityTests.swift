@@ -172,6 +172,26 @@ import Testing
         #expect(server.process.terminationStatus == 0, "\(server.logText)")
     }
 
+    @Test func aClientThatStopsReadingCannotHoldTheDrainPastItsGrace() throws {
+        let server = try ServerProcess(arguments: ["--shutdown-grace", "2"])
+        // A 24 MB answer (6 M elements of `0.5`) to a client that never reads: the sockets can buffer
+        // only part of it, so the answer is still being written when the server is asked to stop.
+        let body =
+            #"{"graph":{"inputs":["x"],"nodes":[{"id":"b","op":"broadcast_to","args":["x"],"#
+            + #""attrs":{"shape":[6000,1000]}}]},"values":{"x":0.5},"outputs":["b"]}"#
+        let stalled = try OpenRequest(
+            port: server.port, path: "/v1/forward", declaredLength: body.utf8.count, firstBytes: Array(body.utf8),
+            expectContinue: false)
+        #expect(Self.poll { server.logText.contains("route=/v1/forward") }, "\(server.logText)")
+        let signalled = Date()
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        // The close waits for the reader until the grace ends, and no longer (it used to wait 10 s).
+        #expect(Date().timeIntervalSince(signalled) < 7, "the drain outlived its 2 s grace")
+        #expect(server.process.terminationStatus == 0, "\(server.logText)")
+        withExtendedLifetime(stalled) {}
+    }
+
     @Test func callsStillRunningWhenTheGraceEndsAnswerShuttingDown() throws {
         let server = try ServerProcess(arguments: ["--workers", "1", "--shutdown-grace", "1"] + Self.heavyArguments)
         let body = Self.heavy(k: 200)

@@ -13,8 +13,10 @@ import Synchronization
 ///   instead of after their own timeout.
 /// - **A close waits for the answer to be written.** When a connection is closed after its last
 ///   response (graceful shutdown closes every connection once its response ends), the close is held
-///   until every write before it has reached the socket, bounded by `flushTimeout`. Without this a
-///   large answer still in the channel's buffer is discarded and the client sees a truncated body.
+///   until every write before it has reached the socket, bounded by `flushTimeout`; during a drain,
+///   until the shutdown grace ends instead (at least `lastFlush`), so a slow reader keeps the whole
+///   grace and the process still exits within it. Without this a large answer still in the
+///   channel's buffer is discarded and the client sees a truncated body.
 /// - **The client's departure is announced** (`ClientPresence`): when the peer closes its side of the
 ///   connection, calls still waiting for a worker are dropped instead of computed for nobody.
 /// - **Whether the request's body has all arrived** (`ClientPresence.bodyHasArrived`), so reading a body
@@ -27,8 +29,18 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// How long a close may wait for earlier writes (a client that stopped reading loses its answer).
     static let flushTimeout = TimeAmount.seconds(10)
+    /// How long a close may wait once the shutdown grace is over: long enough to write the
+    /// `503 shutting_down` answers of calls cut off by its end.
+    static let lastFlush = TimeAmount.seconds(1)
 
     let presence = ClientPresence()
+    /// The process's readiness, whose `graceEnd` bounds closes during a drain.
+    private let readiness: Readiness
+
+    init(readiness: Readiness) {
+        self.readiness = readiness
+    }
+
     private var unfinishedWrites = 0
     private var heldClose: EventLoopPromise<Void>?
     private var closeTimeout: Scheduled<Void>?
@@ -90,7 +102,8 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         heldClose = promise ?? context.eventLoop.makePromise()
         context.flush()
-        closeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: Self.flushTimeout) {
+        let hold = readiness.graceEnd.map { max($0 - .now(), Self.lastFlush) } ?? Self.flushTimeout
+        closeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: hold) {
             self.releaseClose(context: context)
         }
     }

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -7,12 +8,22 @@ import Synchronization
 /// admitted finish (see `ReadinessService` for the whole drain).
 public final class Readiness: Sendable {
     private let draining = Atomic<Bool>(false)
+    /// When the shutdown grace ends, in `NIODeadline` nanoseconds; 0 while there is none.
+    private let graceEndNanoseconds = Atomic<UInt64>(0)
 
     public init() {}
 
     public var isAccepting: Bool { !draining.load(ordering: .acquiring) }
 
-    public func beginDraining() {
+    /// When the drain must be over (`--shutdown-grace` after the signal), once draining has begun.
+    var graceEnd: NIODeadline? {
+        let nanoseconds = graceEndNanoseconds.load(ordering: .acquiring)
+        return nanoseconds == 0 ? nil : .uptimeNanoseconds(nanoseconds)
+    }
+
+    /// Stops taking new work; `graceEnd` is when the drain must be over, if it is bounded.
+    public func beginDraining(graceEnd: NIODeadline? = nil) {
+        if let graceEnd { graceEndNanoseconds.store(max(1, graceEnd.uptimeNanoseconds), ordering: .releasing) }
         draining.store(true, ordering: .releasing)
     }
 }
@@ -24,7 +35,8 @@ public final class Readiness: Sendable {
 ///    the listener closes, idle connections close, in-flight calls finish and their answers are
 ///    written completely before each connection closes;
 /// 3. `grace` after the signal, calls still waiting for or running on a worker are answered
-///    `503 shutting_down` (`WorkerPool.stop()`), so the drain ends within the grace.
+///    `503 shutting_down` (`WorkerPool.stop()`), so the drain ends within the grace. Answers still
+///    being written wait for their clients until the grace ends, not beyond (`ConnectionHandler`).
 ///
 /// Listed after the HTTP application in the service group, so it is told first (a group shuts
 /// its services down in reverse order, one after the other): readiness goes 503 before the
@@ -51,7 +63,7 @@ public struct ReadinessService: Service, CustomStringConvertible {
 
     public func run() async throws {
         try? await gracefulShutdown()
-        readiness.beginDraining()
+        readiness.beginDraining(graceEnd: .now() + TimeAmount(grace))
         logger.info(
             "draining: readiness is now 503, in-flight requests finish",
             metadata: ["drain_delay": "\(drainDelay)", "shutdown_grace": "\(grace)"])
