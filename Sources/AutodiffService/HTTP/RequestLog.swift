@@ -36,7 +36,6 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        let started = ContinuousClock.now
         let requestID =
             request.headers[.requestID].flatMap(Self.sanitized)
             ?? context.logger[metadataKey: "hb.request.id"]?.description ?? RequestID().description
@@ -48,6 +47,7 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         }
 
+        let started = ContinuousClock.now
         let bodyMeter = BodyMeter()
         var response = try await BodyMeter.$current.withValue(bodyMeter) { try await next(request, context) }
         let duration = ContinuousClock.now - started
