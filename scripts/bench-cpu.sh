@@ -2,7 +2,8 @@
 # Server CPU time per call: a release autodiffd on a local port, one body of scripts/bench/payloads.py
 # posted to /v1/backward with wrk for a while, and the server's utime + stime (from /proc/PID/stat)
 # over that run divided by the calls. On a shared machine this moves far less with other people's
-# load than wall-clock latency; docs/PERFORMANCE.md compares changes with it. Linux only.
+# load than wall-clock latency; docs/PERFORMANCE.md compares changes with it. Also prints the server's
+# resident memory at the end of the run and its peak. Linux only.
 #
 #   BIN=/path/to/autodiffd scripts/bench-cpu.sh tiny 16 6     workload, connections, seconds
 set -euo pipefail
@@ -35,4 +36,6 @@ import sys
 before, after, ticks, calls = map(float, sys.argv[1:])
 print(f"cpu_us_per_call={(after - before) / ticks * 1e6 / calls:.1f}", end=" ")
 PY
-echo "workload=$workload connections=$connections calls=$calls errors=$errors median_ms=$median req_s=$rate"
+rss() { awk -v field="$1:" '$1 == field {printf "%.0f", $2 / 1024}' "/proc/$server/status"; }
+echo "workload=$workload connections=$connections calls=$calls errors=$errors median_ms=$median req_s=$rate" \
+    "rss_mib=$(rss VmRSS) peak_rss_mib=$(rss VmHWM)"

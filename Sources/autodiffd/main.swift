@@ -61,6 +61,8 @@ struct AutodiffCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try resolve()
+        // Keep freed heap for the next call rather than faulting it in again (see MallocPolicy).
+        MallocPolicy.apply(environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap(configuration.logFormat.handlerFactory(level: configuration.logLevel))
         let logger = Logger(label: "autodiffd")
         let metrics = MetricsExporter.bootstrap()

@@ -33,6 +33,24 @@ import Testing
         }
     }
 
+    /// A character outside the alphabet is refused wherever it stands: in the eight-at-a-time part,
+    /// the four-at-a-time tail or the padded end.
+    @Test func refusesAForeignCharacterAtEveryPosition() throws {
+        var random = SplitMix64(seed: 7)
+        let values = Self.randomValues(5, &random)
+        let text = Array(Self.foundationBase64(values).utf8)  // 40 bytes: 54 characters and two `=`
+        for position in 0..<(text.count - 2) {
+            for foreign in Array("-_.* \n\u{0}\u{80}".utf8) {
+                var changed = text
+                changed[position] = foreign
+                let string = String(decoding: changed, as: UTF8.self)
+                #expect(throws: Base64.Failure.invalid, "\(string)") { try Base64.decodeFloat64(string, count: 5) }
+            }
+        }
+        let decoded = try Base64.decodeFloat64(String(decoding: text, as: UTF8.self), count: 5)
+        #expect(decoded.map(\.bitPattern) == values.map(\.bitPattern))
+    }
+
     @Test func acceptsAndRefusesWhatFoundationDoes() {
         var random = SplitMix64(seed: 99)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n-_.".utf8)

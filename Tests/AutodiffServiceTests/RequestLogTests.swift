@@ -133,6 +133,46 @@ import Testing
         #expect(captured.requests.compactMap { $0["request.id"].string } == echoed)
     }
 
+    /// With the log above `info` no request line is written, yet the id is echoed and is on every
+    /// line logged while serving the request; at `info` the request line carries the same id.
+    @Test(arguments: [Logger.Level.info, .warning])
+    func theRequestIDReachesTheClientAndInnerLinesAtAnyLevel(_ level: Logger.Level) async throws {
+        let captured = CapturedLines()
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.post("/inner") { request, context in
+            context.logger.warning("inside")
+            let body = try await request.body.collect(upTo: 1 << 20)
+            BodyMeter.current?.add(body.readableBytes)  // as `AutodiffAPI.read` counts
+            return body
+        }
+        var logger = Logger(label: "autodiffd") { label in
+            JSONLogHandler(label: label, write: { captured.write($0) })
+        }
+        logger.logLevel = level
+        let field = RequestLogMiddleware<BasicRequestContext>.requestIDField
+        let replies = try await Application(router: router, logger: logger).test(.router) { client in
+            [
+                try await client.post("/inner", "abc", headers: [field: "client-id.7"]),
+                try await client.post("/inner", "abcd"),
+            ]
+        }
+        #expect(replies.map(\.status.code) == [200, 200])
+        #expect(replies[0].headers[field] == "client-id.7")
+        let generated = try #require(replies[1].headers[field])
+        #expect(RequestLogMiddleware<BasicRequestContext>.sanitized(generated) == generated)
+
+        let inner = captured.objects.filter { $0["message"].string == "inside" }
+        #expect(inner.compactMap { $0["request.id"].string } == ["client-id.7", generated])
+        let requests = captured.requests
+        if level <= .info {
+            #expect(requests.compactMap { $0["request.id"].string } == ["client-id.7", generated])
+            #expect(requests.compactMap { $0["bytes_in"].int } == [3, 4])
+        } else {
+            #expect(requests.isEmpty, "\(captured.text)")
+        }
+    }
+
     @Test func saneRequestIDsAreKept() {
         let ids = [
             "a", "0f8fad5b-d9cb-469f-a165-70867728950e", "trace:span/1+2=3@x~y_z.w", String(repeating: "b", count: 128),
