@@ -397,16 +397,17 @@ enum Kernels {
     }
 
     /// The arguments laid end to end along `axis`: per index before the axis, a block of
-    /// `blocks[i]` elements from each argument `i` (its extent along the axis times the inner size).
+    /// `blocks[i]` elements from each argument `i` (its extent along the axis times the inner size),
+    /// read at `argument(i)`.
     static func concat(
-        _ base: UnsafeMutablePointer<Double>, operands: [Int], blocks: [Int], outer: Int,
-        into out: UnsafeMutablePointer<Double>, count: Int
+        _ argument: (Int) -> UnsafePointer<Double>, blocks: [Int], outer: Int, into out: UnsafeMutablePointer<Double>,
+        count: Int
     ) {
         guard count > 0 else { return }
         var to = out
         for o in 0..<outer {
-            for (operand, block) in zip(operands, blocks) {
-                to.update(from: base + operand + o * block, count: block)
+            for (operand, block) in blocks.enumerated() {
+                to.update(from: argument(operand) + o * block, count: block)
                 to += block
             }
         }
