@@ -150,6 +150,23 @@ extension Program {
         let forever = Int.max
         for slot in fixed + perRow { lastRead[slot] = forever }
         for slot in once where lastRead[slot] >= once.count { lastRead[slot] = forever }
+        // A `sin` and a `cos` of one value (as a `sin` node and its backward rule have), neither a
+        // target, are computed together by the first of them (`Kernel.sinCos`).
+        var companion = [Int?](repeating: nil, count: graph.slotCount)
+        var computedWithCompanion = [Bool](repeating: false, count: graph.slotCount)
+        var unpaired: [Int: Int] = [:]
+        for slot in order {
+            guard case .node(let node) = graph.definitions[slot], node.op == .sin || node.op == .cos,
+                case .slot(let x) = node.args[0], lastRead[slot] >= 0, targetCount[slot] == 0
+            else { continue }
+            let (own, other) = node.op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
+            if let first = unpaired.removeValue(forKey: other) {
+                companion[first] = slot
+                computedWithCompanion[slot] = true
+            } else if unpaired[own] == nil {
+                unpaired[own] = slot
+            }
+        }
 
         var memory = ArenaLayout()
         // Each value's `Memory` address, once it has one.
@@ -197,15 +214,16 @@ extension Program {
                 _ = place(slot)
                 continue
             }
-            // Nothing reads it: a swap read only by the products it was folded into.
-            if lastRead[slot] < 0 { continue }
+            // Nothing reads it (a swap read only by the products it was folded into), or its
+            // companion computed it.
+            if lastRead[slot] < 0 || computedWithCompanion[slot] { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             let args = arguments[index]
             var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: args.map(shape))
             if case .matmul(let matmul, _, _) = kernel {
                 kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
             }
-            let operands = args.map(operand)
+            var operands = args.map(operand)
             let count = Shape.count(plan.shape)
             let output: Int
             if writtenAs[slot] != nil {
@@ -217,6 +235,18 @@ extension Program {
                 output = memory.take(count)
                 location[slot] = output
                 releaseAt[Swift.max(index, lastRead[slot])].append(slot)
+            }
+            if let second = companion[slot] {
+                kernel = .sinCos(cosineFirst: node.op == .cos)
+                let place: Int
+                if lastRead[second] == forever {
+                    place = memory.permanent(count)
+                } else {
+                    place = memory.take(count)
+                    releaseAt[lastRead[second]].append(second)
+                }
+                location[second] = place
+                operands.append(place)
             }
             instructions.append(
                 CompiledEvaluation.Instruction(

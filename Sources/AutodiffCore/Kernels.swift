@@ -1,3 +1,5 @@
+import CBLASShim
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -103,6 +105,17 @@ enum Kernels {
         case .floor: return map(x, out, count: count, deadline: deadline) { $0.rounded(.down) }
         case .ceil: return map(x, out, count: count, deadline: deadline) { $0.rounded(.up) }
         case .round: return map(x, out, count: count, deadline: deadline) { $0.rounded(.toNearestOrEven) }
+        }
+    }
+
+    /// `sin` and `cos` of every element at once, each bit for bit what `unary(.sin)` and
+    /// `unary(.cos)` give (glibc's `sincos` runs their code).
+    static func sinCos(
+        _ x: UnsafePointer<Double>, sines: UnsafeMutablePointer<Double>, cosines: UnsafeMutablePointer<Double>,
+        count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        chunks(count, deadline: deadline) { range in
+            autodiff_sincos(x + range.lowerBound, sines + range.lowerBound, cosines + range.lowerBound, range.count)
         }
     }
 

@@ -142,6 +142,10 @@ extension Op {
 /// A node's kernel with what it needs from the node's plan, attributes and argument shapes.
 enum Kernel: Sendable {
     case unary(UnaryFunction)
+    /// `sin` and `cos` of one argument together, for a `sin` node and a `cos` node of the same
+    /// value: the result gets the sine (the cosine with `cosineFirst`), and the other is written
+    /// at operand 1, an arena place.
+    case sinCos(cosineFirst: Bool)
     case binary(BinaryFunction, strides: [[Int]], shape: [Int], lhsCount: Int, rhsCount: Int)
     /// `where`.
     case select(strides: [[Int]], shape: [Int])
@@ -167,6 +171,11 @@ enum Kernel: Sendable {
         switch self {
         case .unary(let function):
             return Kernels.unary(function, arg(0), into: out, count: count, deadline: deadline)
+        case .sinCos(let cosineFirst):
+            let other = UnsafeMutablePointer(mutating: memory[operands[1]])
+            return Kernels.sinCos(
+                arg(0), sines: cosineFirst ? other : out, cosines: cosineFirst ? out : other, count: count,
+                deadline: deadline)
         case .binary(let function, let strides, let shape, let lhsCount, let rhsCount):
             return Kernels.binary(
                 function, arg(0), count: lhsCount, arg(1), count: rhsCount, strides: strides, shape: shape,

@@ -299,4 +299,52 @@ struct PlannedExecutionTests {
         }
         try Self.expectPlainValues(spec, values, outputs: ["loss", "e"])
     }
+
+    // MARK: sin and cos computed together
+
+    @Test("sin and cos of one value computed together keep every value, wherever they are read")
+    func sinAndCosTogether() throws {
+        // sin(x) and cos(x) in the forward pass (one of them also an output), chains whose backward
+        // rules read cos and sin of the forward values, and a cos of a per-row value (the
+        // second-order rules of a returned backward graph).
+        var nodes = [
+            node("s", .sin, "x"), node("c", .cos, "x"), node("p", .mul, "s", "c"), node("q", .cos, "p"),
+            node("r", .sin, "q"), node("t", .tanh, "r"), node("u", .sin, "t"), node("v", .cos, "u"),
+        ]
+        var previous = "v"
+        for i in 0..<8 {
+            nodes.append(node("k\(i)", [Op.sin, .tanh, .cos, .sigmoid][i % 4], previous))
+            previous = "k\(i)"
+        }
+        nodes.append(node("loss", .sum, previous))
+        let spec = GraphSpec(inputs: ["x"], nodes: nodes)
+        var random = SplitMix64(label: "sin and cos")
+        let values = ["x": try random.tensor([3, 5], -4, 4)]
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "c"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "s", "u"])
+
+        // The forward pass computes s and c together (once, and only when c is not a target).
+        let graph = try Graph(spec)
+        let program = try graph.program(for: [[3, 5]], limits: Limits(), deadline: nil)
+        func together(_ outputs: [String]) throws -> Int {
+            let plan = try program.evaluationPlan(fixed: try graph.outputSlots(outputs, limits: Limits()))
+            return plan.compiled.once.filter { if case .sinCos = $0.kernel { true } else { false } }.count
+        }
+        #expect(try together(["loss"]) == 1)
+        #expect(try together(["loss", "c"]) == 0)
+
+        // The returned backward graph run again: its sin and cos nodes are fused too.
+        let first = try graph.backward(
+            values: values, outputs: ["loss"], seeds: [:], options: BackwardOptions(returnGraph: true))
+        let returned = try #require(first.backwardGraph)
+        let gradientNode = try #require(returned.outputs["x"])
+        var feed = values
+        feed["seed:loss"] = scalar(1)
+        let plain = try Self.plainEvaluation(returned.graph, feed)
+        let again = try Graph(returned.graph).forward(values: feed, outputs: [gradientNode])
+        #expect(again[gradientNode] == plain[gradientNode])
+        #expect(again[gradientNode] == first.gradients["x"])
+        try Self.expectPlainValues(returned.graph, feed, outputs: [gradientNode])
+    }
 }
