@@ -1,23 +1,44 @@
 /// An evaluation compiled for running without heap traffic per node: every node's kernel picked
 /// once, and every value given a place in one block of memory (the arena) for the whole call.
 ///
-/// Inputs, constants and literals have places of their own. A computed value shares its place with
-/// values whose lifetimes do not overlap its own: a place returns to a pool of free places, by
-/// size, after the last node that reads its value, unless the value is kept (a target, or a value
-/// computed once that the per-row part reads). A node's result never shares a place with its
-/// arguments. Nothing here depends on input values, so a `PlanCache` keeps it with its program.
+/// The given inputs are read where the caller's tensors hold them (up to `maxInputsInPlace` of
+/// them, the largest; the others, the seeds, constants and literals have places of their own in
+/// the arena). A computed value shares its place with values whose lifetimes do not overlap its
+/// own: a place returns to a pool of free places, by size, after the last node that reads its value,
+/// unless the value is kept (a target, or a value computed once that the per-row part reads). A
+/// node's result never shares a place with its arguments. A target that nothing reads after it is
+/// written straight into the storage of the caller's result, never into the arena. A `sin` and a
+/// `cos` of the same value are computed by one kernel. Nothing here depends on input values, so a
+/// `PlanCache` keeps it with its program.
 struct CompiledEvaluation: Sendable {
-    /// One node: its kernel reads the arena at `operands` and writes `count` elements at `output`.
+    /// At most this many inputs are read in place (each costs one nested closure while the call runs).
+    static let maxInputsInPlace = 64
+
+    /// One node: its kernel reads `operands` (`Memory` addresses) and writes `count` elements at
+    /// `output` in the arena or, with a `result`, into a new array: that target's value.
     struct Instruction: Sendable {
         let slot: Int
         let kernel: Kernel
         let operands: [Int]
         let output: Int
         let count: Int
+        /// The index of the target (in `fixed` or `perRow`) this node writes directly.
+        let result: Int?
 
         /// False (having stopped) when `deadline` passed.
-        func run(_ memory: UnsafeMutablePointer<Double>, deadline: ContinuousClock.Instant?) -> Bool {
-            kernel.run(memory, operands: operands, output: output, count: count, deadline: deadline)
+        func run(_ memory: Memory, deadline: ContinuousClock.Instant?) -> Bool {
+            kernel.run(memory, operands: operands, into: memory.arena + output, count: count, deadline: deadline)
+        }
+
+        /// The `count` elements computed into a new array, or `nil` (having stopped) when `deadline` passed.
+        func result(_ memory: Memory, deadline: ContinuousClock.Instant?) -> [Double]? {
+            var finished = true
+            let data = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                guard let out = buffer.baseAddress else { return }
+                finished = kernel.run(memory, operands: operands, into: out, count: count, deadline: deadline)
+                initialized = finished ? count : 0
+            }
+            return finished ? data : nil
         }
     }
 
@@ -26,15 +47,31 @@ struct CompiledEvaluation: Sendable {
     let repeated: [Instruction]
     /// The arena's size in elements.
     let size: Int
-    /// Where the given input values are copied before anything runs.
+    /// The input slots read in place, in the order of their `Memory.inputs`.
+    let inputsInPlace: [Int]
+    /// Where the other given input values are copied before anything runs.
     let inputs: [(slot: Int, offset: Int)]
     let constants: [(value: Tensor, offset: Int)]
     let literals: [(value: Double, offset: Int)]
     /// Where each seed slot's value is copied per row (`nil`: nothing reads it).
     let seeds: [Int?]
-    /// Where the fixed and per-row targets are once computed.
-    let fixed: [Int]
-    let perRow: [Int]
+    /// Where the fixed and per-row targets are once computed (`Memory` addresses), `nil` for those
+    /// their instruction writes directly.
+    let fixed: [Int?]
+    let perRow: [Int?]
+}
+
+/// Where a compiled evaluation's values are during one call: the arena, and the storage of the
+/// inputs read in place.
+struct Memory {
+    let arena: UnsafeMutablePointer<Double>
+    let inputs: UnsafeBufferPointer<UnsafePointer<Double>>
+
+    /// The value at `address`: an offset in the arena when non-negative, else input `~address`.
+    @inline(__always)
+    subscript(address: Int) -> UnsafePointer<Double> {
+        address >= 0 ? UnsafePointer(arena + address) : inputs[~address]
+    }
 }
 
 extension Program {
@@ -80,26 +117,69 @@ extension Program {
             transposes.append((flags[0], flags[1]))
         }
 
-        // The last position that reads each slot. Targets, and what `once` computes for the per-row
-        // part, are read "forever".
+        // The last position that reads each slot.
         var lastRead = [Int](repeating: -1, count: graph.slotCount)
         for (index, args) in arguments.enumerated() {
             for case .slot(let arg) in args { lastRead[arg] = index }
         }
+        // A node computed for one target, that no node reads, is written straight into the result
+        // (a per-row target only when it is computed per row).
+        var targetCount = [Int](repeating: 0, count: graph.slotCount)
+        for slot in fixed + perRow { targetCount[slot] += 1 }
+        var writtenAs = [Int?](repeating: nil, count: graph.slotCount)
+        for (targets, part) in [(fixed, false), (perRow, true)] {
+            for (index, slot) in targets.enumerated()
+            where lastRead[slot] < 0 && targetCount[slot] == 1 && Shape.count(shapes[slot]) > 0
+                && isRepeated(slot) == part
+            {
+                if case .node = graph.definitions[slot] { writtenAs[slot] = index }
+            }
+        }
+        // The largest inputs that are read are read in place.
+        let isSeed = Set(seedSlots)
+        var readInputs: [Int] = []
+        for slot in 0..<graph.slotCount where lastRead[slot] >= 0 || targetCount[slot] > 0 {
+            guard case .input = graph.definitions[slot], !isSeed.contains(slot), Shape.count(shapes[slot]) > 0 else {
+                continue
+            }
+            readInputs.append(slot)
+        }
+        let inputsInPlace = Array(
+            readInputs.sorted { Shape.count(shapes[$0]) > Shape.count(shapes[$1]) }.prefix(
+                CompiledEvaluation.maxInputsInPlace))
+        // Targets, and what `once` computes for the per-row part, are read "forever".
         let forever = Int.max
         for slot in fixed + perRow { lastRead[slot] = forever }
         for slot in once where lastRead[slot] >= once.count { lastRead[slot] = forever }
+        // A `sin` and a `cos` of one value (as a `sin` node and its backward rule have), neither a
+        // target, are computed together by the first of them (`Kernel.sinCos`).
+        var companion = [Int?](repeating: nil, count: graph.slotCount)
+        var computedWithCompanion = [Bool](repeating: false, count: graph.slotCount)
+        var unpaired: [Int: Int] = [:]
+        for slot in order {
+            guard case .node(let node) = graph.definitions[slot], node.op == .sin || node.op == .cos,
+                case .slot(let x) = node.args[0], lastRead[slot] >= 0, targetCount[slot] == 0
+            else { continue }
+            let (own, other) = node.op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
+            if let first = unpaired.removeValue(forKey: other) {
+                companion[first] = slot
+                computedWithCompanion[slot] = true
+            } else if unpaired[own] == nil {
+                unpaired[own] = slot
+            }
+        }
 
         var memory = ArenaLayout()
-        var location = [Int](repeating: -1, count: graph.slotCount)
+        // Each value's `Memory` address, once it has one.
+        var location = [Int?](repeating: nil, count: graph.slotCount)
+        for (index, slot) in inputsInPlace.enumerated() { location[slot] = ~index }
         var inputs: [(slot: Int, offset: Int)] = []
         var constants: [(value: Tensor, offset: Int)] = []
         var literals: [(value: Double, offset: Int)] = []
         var literalOffsets: [UInt64: Int] = [:]
-        let isSeed = Set(seedSlots)
         /// The place of a value that is not computed by a node: given once, kept for the whole call.
         func place(_ slot: Int) -> Int {
-            if location[slot] >= 0 { return location[slot] }
+            if let address = location[slot] { return address }
             let offset = memory.permanent(Shape.count(shapes[slot]))
             location[slot] = offset
             switch graph.definitions[slot] {
@@ -111,7 +191,7 @@ extension Program {
         }
         func operand(_ arg: Graph.Arg) -> Int {
             switch arg {
-            case .slot(let slot): return location[slot] >= 0 ? location[slot] : place(slot)
+            case .slot(let slot): return place(slot)
             case .literal(let value):
                 if let offset = literalOffsets[value.bitPattern] { return offset }
                 let offset = memory.permanent(1)
@@ -127,37 +207,60 @@ extension Program {
         for (index, slot) in order.enumerated() {
             // Places whose last reader is this node are free for the nodes after it.
             defer {
-                for released in releaseAt[index] { memory.give(location[released], Shape.count(shapes[released])) }
+                for released in releaseAt[index] {
+                    if let offset = location[released] { memory.give(offset, Shape.count(shapes[released])) }
+                }
             }
             guard case .node(let node) = graph.definitions[slot] else {
                 _ = place(slot)
                 continue
             }
-            // Nothing reads it: a swap read only by the products it was folded into.
-            if lastRead[slot] < 0 { continue }
+            // Nothing reads it (a swap read only by the products it was folded into), or its
+            // companion computed it.
+            if lastRead[slot] < 0 || computedWithCompanion[slot] { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             let args = arguments[index]
             var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: args.map(shape))
             if case .matmul(let matmul, _, _) = kernel {
                 kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
             }
-            let operands = args.map(operand)
+            var operands = args.map(operand)
             let count = Shape.count(plan.shape)
-            let kept = lastRead[slot] == forever
-            let output = kept ? memory.permanent(count) : memory.take(count)
-            location[slot] = output
+            let output: Int
+            if writtenAs[slot] != nil {
+                output = 0
+            } else if lastRead[slot] == forever {
+                output = memory.permanent(count)
+                location[slot] = output
+            } else {
+                output = memory.take(count)
+                location[slot] = output
+                releaseAt[Swift.max(index, lastRead[slot])].append(slot)
+            }
+            if let second = companion[slot] {
+                kernel = .sinCos(cosineFirst: node.op == .cos)
+                let place: Int
+                if lastRead[second] == forever {
+                    place = memory.permanent(count)
+                } else {
+                    place = memory.take(count)
+                    releaseAt[lastRead[second]].append(second)
+                }
+                location[second] = place
+                operands.append(place)
+            }
             instructions.append(
                 CompiledEvaluation.Instruction(
-                    slot: slot, kernel: kernel, operands: operands, output: output, count: count))
-            if !kept { releaseAt[Swift.max(index, lastRead[slot])].append(slot) }
+                    slot: slot, kernel: kernel, operands: operands, output: output, count: count,
+                    result: writtenAs[slot]))
         }
-        for slot in fixed + perRow where location[slot] < 0 { _ = place(slot) }
+        let targets = (fixed + perRow).map { slot in writtenAs[slot] == nil ? place(slot) : nil }
         let split = instructions.firstIndex { isRepeated($0.slot) } ?? instructions.count
         return CompiledEvaluation(
             once: Array(instructions[..<split]), repeated: Array(instructions[split...]), size: memory.size,
-            inputs: inputs, constants: constants, literals: literals,
-            seeds: seedSlots.map { location[$0] >= 0 ? location[$0] : nil }, fixed: fixed.map { location[$0] },
-            perRow: perRow.map { location[$0] })
+            inputsInPlace: inputsInPlace, inputs: inputs, constants: constants, literals: literals,
+            seeds: seedSlots.map { location[$0] }, fixed: Array(targets[..<fixed.count]),
+            perRow: Array(targets[fixed.count...]))
     }
 
     /// The slot whose last two axes `arg` swaps, when it is such a transpose.

@@ -183,50 +183,106 @@ extension Program {
         try checkCost(work: work, bytes: plan.onceBytes.addingClamped(plan.rowBytes).addingClamped(resultBytes))
 
         let compiled = plan.compiled
-        let memory = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, compiled.size))
-        defer { memory.deallocate() }
-        for (value, offset) in compiled.literals { memory[offset] = value }
+        var storage: [[Double]] = []
+        storage.reserveCapacity(compiled.inputsInPlace.count)
+        for slot in compiled.inputsInPlace {
+            guard let value = values[slot], value.count == Shape.count(shapes[slot]) else {
+                throw .internalError("input \"\(graph.name(of: slot))\" has no value of its planned shape")
+            }
+            storage.append(value.data)
+        }
+        let arena = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, compiled.size))
+        defer { arena.deallocate() }
+        for (value, offset) in compiled.literals { arena[offset] = value }
         for (slot, offset) in compiled.inputs {
             guard let value = values[slot], value.count == Shape.count(shapes[slot]) else {
                 throw .internalError("input \"\(graph.name(of: slot))\" has no value of its planned shape")
             }
-            Self.copy(value, to: memory + offset)
+            Self.copy(value, to: arena + offset)
         }
-        for (value, offset) in compiled.constants { Self.copy(value, to: memory + offset) }
-        try run(compiled.once, memory)
-        let fixed = zip(plan.fixed, compiled.fixed).map { slot, offset in tensor(slot, at: memory + offset) }
-        var rowResults: [[Tensor]] = []
-        rowResults.reserveCapacity(rows)
-        for row in 0..<rows {
-            try checkDeadline()
-            for (place, (slot, seed)) in zip(compiled.seeds, zip(plan.seedSlots, seeds(row))) {
-                guard seed.count == Shape.count(shapes[slot]) else {
-                    throw .internalError("a seed of shape \(seed.shape) was given for shape \(shapes[slot])")
+        for (value, offset) in compiled.constants { Self.copy(value, to: arena + offset) }
+        return try Self.withStorage(of: storage) { (inputs) throws(AutodiffError) in
+            let memory = Memory(arena: arena, inputs: inputs)
+            let fixed = try tensors(plan.fixed, at: compiled.fixed, written: try run(compiled.once, memory), memory)
+            var rowResults: [[Tensor]] = []
+            rowResults.reserveCapacity(rows)
+            for row in 0..<rows {
+                try checkDeadline()
+                for (place, (slot, seed)) in zip(compiled.seeds, zip(plan.seedSlots, seeds(row))) {
+                    guard seed.count == Shape.count(shapes[slot]) else {
+                        throw .internalError("a seed of shape \(seed.shape) was given for shape \(shapes[slot])")
+                    }
+                    if let place { Self.copy(seed, to: arena + place) }
                 }
-                if let place { Self.copy(seed, to: memory + place) }
+                let written = try run(compiled.repeated, memory)
+                rowResults.append(try tensors(plan.perRow, at: compiled.perRow, written: written, memory))
             }
-            try run(compiled.repeated, memory)
-            rowResults.append(
-                zip(plan.perRow, compiled.perRow).map { slot, offset in tensor(slot, at: memory + offset) })
+            return (fixed, rowResults, work)
         }
-        return (fixed, rowResults, work)
     }
 
-    /// Runs `instructions` on `memory`, checking the deadline before each node.
-    private func run(_ instructions: [CompiledEvaluation.Instruction], _ memory: UnsafeMutablePointer<Double>)
-        throws(AutodiffError)
+    /// Runs `instructions` on `memory`, checking the deadline before each node. Returns the values
+    /// written directly for targets, by target index.
+    private func run(_ instructions: [CompiledEvaluation.Instruction], _ memory: Memory)
+        throws(AutodiffError) -> [Int: [Double]]
     {
+        var written: [Int: [Double]] = [:]
         // By index, so that no instruction (its kernel's arrays) is copied, retained and released.
         for index in instructions.indices {
             try checkDeadline()
-            guard instructions[index].run(memory, deadline: deadline) else { throw Kernels.deadlineError }
+            if let target = instructions[index].result {
+                guard let value = instructions[index].result(memory, deadline: deadline) else {
+                    throw Kernels.deadlineError
+                }
+                written[target] = value
+            } else {
+                guard instructions[index].run(memory, deadline: deadline) else { throw Kernels.deadlineError }
+            }
         }
+        return written
     }
 
-    /// The value of `slot`, copied out of the arena.
-    private func tensor(_ slot: Int, at start: UnsafeMutablePointer<Double>) -> Tensor {
-        let shape = shapes[slot]
-        return Tensor(validShape: shape, data: Array(UnsafeBufferPointer(start: start, count: Shape.count(shape))))
+    /// The values of the target `slots`: those `written` directly, the others (at `addresses`)
+    /// copied out of `memory`.
+    private func tensors(_ slots: [Int], at addresses: [Int?], written: [Int: [Double]], _ memory: Memory)
+        throws(AutodiffError) -> [Tensor]
+    {
+        var result: [Tensor] = []
+        result.reserveCapacity(slots.count)
+        for (index, (slot, address)) in zip(slots, addresses).enumerated() {
+            let shape = shapes[slot]
+            if let address {
+                let data = Array(UnsafeBufferPointer(start: memory[address], count: Shape.count(shape)))
+                result.append(Tensor(validShape: shape, data: data))
+            } else if let data = written[index] {
+                result.append(Tensor(validShape: shape, data: data))
+            } else {
+                throw .internalError("target \"\(graph.name(of: slot))\" was not computed")
+            }
+        }
+        return result
+    }
+
+    /// Calls `body` with the storage of each of `arrays`, in order, read in place (no copy). One
+    /// closure nests per array, so `arrays` is short (`CompiledEvaluation.maxInputsInPlace`).
+    private static func withStorage<R>(
+        of arrays: [[Double]], _ body: (UnsafeBufferPointer<UnsafePointer<Double>>) throws(AutodiffError) -> R
+    ) throws(AutodiffError) -> R {
+        var pointers: [UnsafePointer<Double>] = []
+        pointers.reserveCapacity(arrays.count)
+        func nest(_ index: Int) throws(AutodiffError) -> R {
+            guard index < arrays.count else {
+                return try pointers.withUnsafeBufferPointer { (pointers) throws(AutodiffError) in try body(pointers) }
+            }
+            return try arrays[index].withUnsafeBufferPointer { (data) throws(AutodiffError) in
+                guard let start = data.baseAddress else {
+                    throw AutodiffError.internalError("an input read in place has no storage")
+                }
+                pointers.append(start)
+                return try nest(index + 1)
+            }
+        }
+        return try nest(0)
     }
 
     private static func copy(_ value: Tensor, to start: UnsafeMutablePointer<Double>) {

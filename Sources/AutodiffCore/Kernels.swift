@@ -1,3 +1,5 @@
+import CBLASShim
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -103,6 +105,17 @@ enum Kernels {
         case .floor: return map(x, out, count: count, deadline: deadline) { $0.rounded(.down) }
         case .ceil: return map(x, out, count: count, deadline: deadline) { $0.rounded(.up) }
         case .round: return map(x, out, count: count, deadline: deadline) { $0.rounded(.toNearestOrEven) }
+        }
+    }
+
+    /// `sin` and `cos` of every element at once, each bit for bit what `unary(.sin)` and
+    /// `unary(.cos)` give (glibc's `sincos` runs their code).
+    static func sinCos(
+        _ x: UnsafePointer<Double>, sines: UnsafeMutablePointer<Double>, cosines: UnsafeMutablePointer<Double>,
+        count: Int, deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        chunks(count, deadline: deadline) { range in
+            autodiff_sincos(x + range.lowerBound, sines + range.lowerBound, cosines + range.lowerBound, range.count)
         }
     }
 
@@ -397,16 +410,17 @@ enum Kernels {
     }
 
     /// The arguments laid end to end along `axis`: per index before the axis, a block of
-    /// `blocks[i]` elements from each argument `i` (its extent along the axis times the inner size).
+    /// `blocks[i]` elements from each argument `i` (its extent along the axis times the inner size),
+    /// read at `argument(i)`.
     static func concat(
-        _ base: UnsafeMutablePointer<Double>, operands: [Int], blocks: [Int], outer: Int,
-        into out: UnsafeMutablePointer<Double>, count: Int
+        _ argument: (Int) -> UnsafePointer<Double>, blocks: [Int], outer: Int, into out: UnsafeMutablePointer<Double>,
+        count: Int
     ) {
         guard count > 0 else { return }
         var to = out
         for o in 0..<outer {
-            for (operand, block) in zip(operands, blocks) {
-                to.update(from: base + operand + o * block, count: block)
+            for (operand, block) in blocks.enumerated() {
+                to.update(from: argument(operand) + o * block, count: block)
                 to += block
             }
         }

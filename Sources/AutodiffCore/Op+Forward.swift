@@ -119,17 +119,18 @@ extension Op {
             size += arg.count
         }
         let count = Shape.count(plan.shape)
-        let memory = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, size + count))
-        defer { memory.deallocate() }
+        let arena = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, size + count))
+        defer { arena.deallocate() }
         for (arg, offset) in zip(args, operands) {
             arg.data.withUnsafeBufferPointer { data in
-                if let source = data.baseAddress { (memory + offset).initialize(from: source, count: data.count) }
+                if let source = data.baseAddress { (arena + offset).initialize(from: source, count: data.count) }
             }
         }
-        guard kernel.run(memory, operands: operands, output: size, count: count, deadline: deadline) else {
+        let memory = Memory(arena: arena, inputs: UnsafeBufferPointer(start: nil, count: 0))
+        guard kernel.run(memory, operands: operands, into: arena + size, count: count, deadline: deadline) else {
             throw Kernels.deadlineError
         }
-        return Tensor(validShape: plan.shape, data: Array(UnsafeBufferPointer(start: memory + size, count: count)))
+        return Tensor(validShape: plan.shape, data: Array(UnsafeBufferPointer(start: arena + size, count: count)))
     }
 
     /// A plan whose layout is not the one this op's `plan` makes: a bug, never the client's input.
@@ -141,6 +142,10 @@ extension Op {
 /// A node's kernel with what it needs from the node's plan, attributes and argument shapes.
 enum Kernel: Sendable {
     case unary(UnaryFunction)
+    /// `sin` and `cos` of one argument together, for a `sin` node and a `cos` node of the same
+    /// value: the result gets the sine (the cosine with `cosineFirst`), and the other is written
+    /// at operand 1, an arena place.
+    case sinCos(cosineFirst: Bool)
     case binary(BinaryFunction, strides: [[Int]], shape: [Int], lhsCount: Int, rhsCount: Int)
     /// `where`.
     case select(strides: [[Int]], shape: [Int])
@@ -155,18 +160,22 @@ enum Kernel: Sendable {
     case unslice(SlicePlan, inputCount: Int)
     case softmax(outer: Int, length: Int, inner: Int, logarithm: Bool)
 
-    /// Computes the `count` elements at `memory + output` from the arguments at `memory + operands[i]`;
-    /// false (having stopped) when `deadline` passed.
+    /// Computes the `count` elements at `out` from the arguments at `operands` of `memory`; false
+    /// (having stopped) when `deadline` passed.
     @inline(__always)
     func run(
-        _ memory: UnsafeMutablePointer<Double>, operands: [Int], output: Int, count: Int,
+        _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?
     ) -> Bool {
-        let out = memory + output
-        func arg(_ i: Int) -> UnsafePointer<Double> { UnsafePointer(memory + operands[i]) }
+        func arg(_ i: Int) -> UnsafePointer<Double> { memory[operands[i]] }
         switch self {
         case .unary(let function):
             return Kernels.unary(function, arg(0), into: out, count: count, deadline: deadline)
+        case .sinCos(let cosineFirst):
+            let other = UnsafeMutablePointer(mutating: memory[operands[1]])
+            return Kernels.sinCos(
+                arg(0), sines: cosineFirst ? other : out, cosines: cosineFirst ? out : other, count: count,
+                deadline: deadline)
         case .binary(let function, let strides, let shape, let lhsCount, let rhsCount):
             return Kernels.binary(
                 function, arg(0), count: lhsCount, arg(1), count: rhsCount, strides: strides, shape: shape,
@@ -188,7 +197,7 @@ enum Kernel: Sendable {
             Kernels.copy(arg(0), into: out, count: count)
             return true
         case .concat(let blocks, let outer):
-            Kernels.concat(memory, operands: operands, blocks: blocks, outer: outer, into: out, count: count)
+            Kernels.concat(arg, blocks: blocks, outer: outer, into: out, count: count)
             return true
         case .unslice(let slice, let inputCount):
             return Kernels.unslice(arg(0), inputCount: inputCount, slice, into: out, count: count, deadline: deadline)

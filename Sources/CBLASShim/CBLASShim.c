@@ -2,6 +2,7 @@
 #include "CBLASShim.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,4 +104,15 @@ void autodiff_blas_dgemm(int transpose_a, int transpose_b, int m, int n, int k, 
                          const double *b, int ldb, double *c, int ldc) {
     dgemm(row_major, transpose_a ? trans : no_trans, transpose_b ? trans : no_trans, m, n, k, 1.0, a, lda, b, ldb,
           0.0, c, ldc);
+}
+
+void autodiff_sincos(const double *x, double *sines, double *cosines, long count) {
+    for (long i = 0; i < count; i++) {
+#if defined(__GLIBC__)
+        sincos(x[i], sines + i, cosines + i);
+#else
+        sines[i] = sin(x[i]);
+        cosines[i] = cos(x[i]);
+#endif
+    }
 }

@@ -80,6 +80,24 @@ func residentMiB() -> (peak: Double, current: Double) {
     return (peak, current)
 }
 
+/// Minor page faults of the process so far (memory the kernel had to map in on first touch).
+func minorPageFaults() -> Int {
+    var usage = rusage()
+    #if canImport(Glibc)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+        getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return usage.ru_minflt
+}
+
+/// Resets the process's peak resident set to its current one (Linux 4.0+; nothing elsewhere).
+func resetPeakResident() {
+    guard let file = fopen("/proc/self/clear_refs", "w") else { return }
+    fputs("5", file)
+    fclose(file)
+}
+
 func node(_ id: String, _ op: String, _ args: [String], _ attrs: [String: AttributeValue] = [:]) -> NodeSpec {
     NodeSpec(id: id, op: op, args: args.map { .name($0) }, attrs: attrs)
 }
@@ -238,10 +256,27 @@ if wanted("wide_mlp") {
     }
     let tensorBytes = values.values.reduce(0) { $0 + $1.count * 8 }
     let after = residentMiB()
+    // Steady state: what a call adds at its peak to what is resident between calls (the inputs, the
+    // cached plan, OpenBLAS's packing buffer and whatever the first calls left).
+    resetPeakResident()
+    let between = residentMiB().current
+    let faultsBefore = minorPageFaults()
+    for _ in 0..<11 {
+        _ = try graph.backward(values: values, outputs: ["loss"], seeds: [:], wrt: wrt, cache: plans)
+    }
+    let faultsPerCall = (minorPageFaults() - faultsBefore) / 11
+    let during = residentMiB().peak
+    let inputMiB = Double(tensorBytes) / 1_048_576
     print("median \(time.text(1e3, "ms")); plan cached \(cached.text(1e3, "ms"))")
     print(
-        "RSS before \(format(before.current, 1)) MiB, peak after \(format(after.peak, 1)) MiB; "
-            + "input tensors \(format(Double(tensorBytes) / 1_048_576, 2)) MiB")
+        "RSS before \(format(before.current, 1)) MiB, peak after \(format(after.peak, 1)) MiB "
+            + "(growth \(format((after.peak - before.current) / inputMiB, 2))×); "
+            + "input tensors \(format(inputMiB, 2)) MiB")
+    print(
+        "steady state (plan cached): \(format(between, 1)) MiB resident between calls, peak "
+            + "\(format(during, 1)) MiB during them: a call adds \(format(during - between, 1)) MiB "
+            + "(\(format((during - between) / inputMiB, 2))× the input tensors); "
+            + "\(faultsPerCall) page faults per call")
 }
 
 if wanted("deep_chain") {

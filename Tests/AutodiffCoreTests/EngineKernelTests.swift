@@ -290,6 +290,40 @@ struct EngineKernelTests {
         return Tensor(validShape: shape, data: data)
     }
 
+    @Test("sin and cos computed together equal sin and cos computed apart, bit for bit")
+    func sinCosTogether() throws {
+        var random = SplitMix64(label: "sincos")
+        // Any bit pattern, [-10, 10), and magnitudes 2^-60 to 2^20 (tiny, and huge arguments that
+        // need the long range reduction), plus the specials.
+        var x = Self.specials
+        for i in 0..<300_000 {
+            let bits = random.next()
+            switch i % 3 {
+            case 0: x.append(Double(bitPattern: bits))
+            case 1: x.append(random.uniform(-10, 10))
+            default:
+                let magnitude = Double(sign: .plus, exponent: Int(bits % 80) - 60, significand: random.uniform(1, 2))
+                x.append(bits & 1 == 0 ? magnitude : -magnitude)
+            }
+        }
+        var sines = [Double](repeating: 0, count: x.count)
+        var cosines = sines
+        let finished = x.withUnsafeBufferPointer { x in
+            sines.withUnsafeMutableBufferPointer { sines in
+                cosines.withUnsafeMutableBufferPointer { cosines in
+                    Kernels.sinCos(
+                        x.baseAddress!, sines: sines.baseAddress!, cosines: cosines.baseAddress!, count: x.count,
+                        deadline: nil)
+                }
+            }
+        }
+        #expect(finished)
+        let sinApart = try Self.evaluate(.sin, [try vector(x)])
+        let cosApart = try Self.evaluate(.cos, [try vector(x)])
+        #expect(sines.map(\.bitPattern) == sinApart.data.map(\.bitPattern))
+        #expect(cosines.map(\.bitPattern) == cosApart.data.map(\.bitPattern))
+    }
+
     @Test("binary kernels broadcast bit-identically to the per-element loop", arguments: 0..<binaryReferences.count)
     func binaryBits(_ index: Int) throws {
         let (op, f) = Self.binaryReferences[index]

@@ -215,4 +215,136 @@ struct PlannedExecutionTests {
         try Self.expectPlainValues(spec, values, outputs: ["loss"])
         try Self.expectPlainValues(spec, values, outputs: ["loss", "bt"])
     }
+
+    // MARK: Inputs read in place, results written directly
+
+    /// A copy of `values` with storage of its own, so that a write through a shared buffer shows.
+    static func deepCopy(_ values: [String: Tensor]) throws -> [String: Tensor] {
+        try values.mapValues { try tensor($0.shape, $0.data.map { $0 }) }
+    }
+
+    /// Bit patterns, so that a changed NaN or signed zero shows too.
+    static func bits(_ values: [String: Tensor]) -> [String: [UInt64]] {
+        values.mapValues { $0.data.map(\.bitPattern) }
+    }
+
+    @Test("inputs read in place are never written, and a second call with them gives the same values")
+    func inputsUnchanged() throws {
+        let spec = GraphSpec(
+            inputs: ["x", "w", "b", "v"],
+            nodes: [
+                node("h", .matmul, "x", "w"), node("a", .add, "h", "b"), node("t", .tanh, "a"),
+                node("wt", .transpose, "w"), node("back", .matmul, "t", "wt"), node("r", .reshape, "x",
+                    attrs: ["shape": .ints([-1])]),
+                node("c", .concat, "v", "r"), node("s1", .sum, "c"), node("s2", .sum, "back"),
+                node("loss", .add, "s1", "s2"),
+            ])
+        let graph = try Graph(spec)
+        var random = SplitMix64(label: "inputs in place")
+        let values = [
+            "x": try random.tensor([6, 5]), "w": try random.tensor([5, 7]), "b": try random.tensor([7]),
+            "v": try random.tensor([3]),
+        ]
+        let before = try Self.deepCopy(values)
+        let plain = try Self.plainEvaluation(spec, values)
+        for cache in [nil, PlanCache()] {
+            var results: [[String: [UInt64]]] = []
+            for _ in 0..<2 {
+                let forward = try graph.forward(values: values, outputs: ["loss", "x", "r", "t"], cache: cache)
+                for name in ["loss", "x", "r", "t"] { #expect(forward[name] == plain[name], "\(name)") }
+                let backward = try graph.backward(values: values, outputs: ["loss"], seeds: [:], cache: cache)
+                results.append(Self.bits(forward).merging(Self.bits(backward.gradients)) { $1 })
+                #expect(Self.bits(values) == Self.bits(before), "the inputs were written")
+            }
+            #expect(results[0] == results[1])
+        }
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "t", "back"])
+    }
+
+    @Test("more inputs than are read in place: the rest are copied, and every value is the same")
+    func manyInputs() throws {
+        let count = CompiledEvaluation.maxInputsInPlace + 6
+        let names = (0..<count).map { "x\($0)" }
+        var nodes = [node("p0", .mul, names[0], names[1])]
+        for i in 2..<count { nodes.append(node("p\(i - 1)", i % 2 == 0 ? .add : .mul, "p\(i - 2)", names[i])) }
+        nodes.append(node("loss", .sum, "p\(count - 2)"))
+        let spec = GraphSpec(inputs: names, nodes: nodes)
+        var random = SplitMix64(label: "many inputs")
+        var values: [String: Tensor] = [:]
+        for (i, name) in names.enumerated() { values[name] = try random.tensor([i % 5 == 0 ? 4 : 1, 4]) }
+        let before = try Self.deepCopy(values)
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "p3", names[7]])
+        #expect(Self.bits(values) == Self.bits(before))
+    }
+
+    @Test("targets that are the same value, or read by later nodes, are each returned whole")
+    func sharedTargets() throws {
+        // Both gradients are one value (the seeds' sum times `e`), and `e`, an output, is read by the
+        // backward pass.
+        let spec = GraphSpec(
+            inputs: ["x", "y"],
+            nodes: [node("s", .add, "x", "y"), node("e", .exp, "s"), node("loss", .sum, "e")])
+        let graph = try Graph(spec)
+        var random = SplitMix64(label: "shared targets")
+        let values = ["x": try random.tensor([2, 3]), "y": try random.tensor([2, 3])]
+        let plain = try Self.plainEvaluation(spec, values)
+        let doubled = try #require(plain["e"]).data.map { 2 * $0 }
+        for cache in [nil, PlanCache()] {
+            let result = try graph.backward(values: values, outputs: ["loss", "e"], seeds: ["e": .ones], cache: cache)
+            for name in ["loss", "e"] { #expect(result.outputs[name] == plain[name], "\(name)") }
+            #expect(result.gradients["x"]?.data == doubled)
+            #expect(result.gradients["y"]?.data == doubled)
+        }
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "e"])
+    }
+
+    // MARK: sin and cos computed together
+
+    @Test("sin and cos of one value computed together keep every value, wherever they are read")
+    func sinAndCosTogether() throws {
+        // sin(x) and cos(x) in the forward pass (one of them also an output), chains whose backward
+        // rules read cos and sin of the forward values, and a cos of a per-row value (the
+        // second-order rules of a returned backward graph).
+        var nodes = [
+            node("s", .sin, "x"), node("c", .cos, "x"), node("p", .mul, "s", "c"), node("q", .cos, "p"),
+            node("r", .sin, "q"), node("t", .tanh, "r"), node("u", .sin, "t"), node("v", .cos, "u"),
+        ]
+        var previous = "v"
+        for i in 0..<8 {
+            nodes.append(node("k\(i)", [Op.sin, .tanh, .cos, .sigmoid][i % 4], previous))
+            previous = "k\(i)"
+        }
+        nodes.append(node("loss", .sum, previous))
+        let spec = GraphSpec(inputs: ["x"], nodes: nodes)
+        var random = SplitMix64(label: "sin and cos")
+        let values = ["x": try random.tensor([3, 5], -4, 4)]
+        try Self.expectPlainValues(spec, values, outputs: ["loss"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "c"])
+        try Self.expectPlainValues(spec, values, outputs: ["loss", "s", "u"])
+
+        // The forward pass computes s and c together (once, and only when c is not a target).
+        let graph = try Graph(spec)
+        let program = try graph.program(for: [[3, 5]], limits: Limits(), deadline: nil)
+        func together(_ outputs: [String]) throws -> Int {
+            let plan = try program.evaluationPlan(fixed: try graph.outputSlots(outputs, limits: Limits()))
+            return plan.compiled.once.filter { if case .sinCos = $0.kernel { true } else { false } }.count
+        }
+        #expect(try together(["loss"]) == 1)
+        #expect(try together(["loss", "c"]) == 0)
+
+        // The returned backward graph run again: its sin and cos nodes are fused too.
+        let first = try graph.backward(
+            values: values, outputs: ["loss"], seeds: [:], options: BackwardOptions(returnGraph: true))
+        let returned = try #require(first.backwardGraph)
+        let gradientNode = try #require(returned.outputs["x"])
+        var feed = values
+        feed["seed:loss"] = scalar(1)
+        let plain = try Self.plainEvaluation(returned.graph, feed)
+        let again = try Graph(returned.graph).forward(values: feed, outputs: [gradientNode])
+        #expect(again[gradientNode] == plain[gradientNode])
+        #expect(again[gradientNode] == first.gradients["x"])
+        try Self.expectPlainValues(returned.graph, feed, outputs: [gradientNode])
+    }
 }

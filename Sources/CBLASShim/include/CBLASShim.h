@@ -25,4 +25,9 @@ void autodiff_blas_dgemm(
     int transpose_a, int transpose_b, int m, int n, int k,
     const double *a, int lda, const double *b, int ldb, double *c, int ldc);
 
+/// sines[i] = sin(x[i]) and cosines[i] = cos(x[i]) for i < count, through glibc's sincos (a GNU
+/// extension Swift's Glibc module does not export), which computes both with the code of sin and
+/// cos and so gives exactly their values, in less time than the two calls. Elsewhere: sin and cos.
+void autodiff_sincos(const double *x, double *sines, double *cosines, long count);
+
 #endif
