@@ -67,7 +67,7 @@ extension JSONWriter {
     /// `values` separated by commas, as `writeNumber` writes each, in one pass over the buffer.
     mutating func writeNumbers(_ values: ArraySlice<Double>) {
         let perValue = Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE)
-        values.withUnsafeBufferPointer { values in
+        _ = values.withUnsafeBufferPointer { values in
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: values.count * perValue) { output in
                 guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
                 return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
