@@ -206,19 +206,10 @@ import Testing
         #expect(second.terminate() == 0)
     }
 
-    /// A call that keeps the only worker busy for a while (see ServerTests.sigtermDrains…).
-    static let slowCall: String = {
-        let n = 300
-        var nodes = [#"{"id":"m1","op":"matmul","args":["x","x"]}"#]
-        for k in 2...6 { nodes.append(#"{"id":"m\#(k)","op":"matmul","args":["m\#(k - 1)","x"]}"#) }
-        let data = Array(repeating: "\(1.0 / Double(n))", count: n * n).joined(separator: ",")
-        return #"{"graph":{"inputs":["x"],"nodes":[\#(nodes.joined(separator: ","))]},"#
-            + #""values":{"x":{"shape":[\#(n),\#(n)],"data":[\#(data)]}},"outputs":["m6"]}"#
-    }()
-
     @Test func overloadedIsRetriedAfterRetryAfterWithinBounds() async throws {
-        let server = try ServerProcess(arguments: ["--workers", "1", "--queue-depth", "0", "--retry-after", "1"])
-        let slow = try startCurlPost(server.baseURL + "/v1/forward", Self.slowCall)
+        let server = try ServerProcess(
+            arguments: ["--workers", "1", "--queue-depth", "0", "--retry-after", "1"] + SlowCall.arguments)
+        let slow = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
         waitUntilBusy(server, while: slow)
         #expect(busyWorkers(server) == 1, "the slow call is not holding the worker")
 
@@ -243,8 +234,8 @@ import Testing
     }
 
     @Test func theTimeoutEndsACallThatWaitsTooLong() async throws {
-        let server = try ServerProcess(arguments: ["--workers", "1", "--queue-depth", "1"])
-        let slow = try startCurlPost(server.baseURL + "/v1/forward", Self.slowCall)
+        let server = try ServerProcess(arguments: ["--workers", "1", "--queue-depth", "1"] + SlowCall.arguments)
+        let slow = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
         waitUntilBusy(server, while: slow)
         #expect(busyWorkers(server) == 1, "the slow call is not holding the worker")
         // Queued behind the slow call, this one cannot finish within half a second.
@@ -262,18 +253,5 @@ import Testing
         #expect(slow.process.isRunning, "the slow call ended before the timeout was exercised")
         #expect(finishCurl(slow).status == 200)
         #expect(server.terminate() == 0)
-    }
-
-    /// Polls `/readyz` (bounded: 10 s) until the one worker is busy or `program` has finished.
-    func waitUntilBusy(_ server: ServerProcess, while program: RunningProgram) {
-        for _ in 0..<2_000 {
-            if !program.process.isRunning || busyWorkers(server) == 1 { return }
-            Thread.sleep(forTimeInterval: 0.005)
-        }
-    }
-
-    func busyWorkers(_ server: ServerProcess) -> Int? {
-        let reply = try? curl([server.baseURL + "/readyz"])
-        return ((reply?.json as? [String: Any])?["busy"] as? NSNumber)?.intValue
     }
 }

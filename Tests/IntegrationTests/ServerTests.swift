@@ -47,27 +47,12 @@ import Testing
 
     @Test func sigtermDrainsInFlightWorkThenExitsCleanly() throws {
         // The grace is long: this call must finish, however slow the machine (the grace has its own test).
-        let server = try ServerProcess(arguments: [
-            "--workers", "1", "--shutdown-grace", "600", "--request-timeout", "600",
-        ])
-        // 200 chained cosines of 100,000 zeros: each element converges to the Dottie number, the
-        // fixed point of cos, so s = Σ = n · 0.739085…. 20 M cosines keep a debug build busy for a second
-        // or more, however fast matrix products become.
-        let (n, depth) = (100_000, 200)
-        var nodes = [#"{"id":"c1","op":"cos","args":["x"]}"#]
-        for k in 2...depth { nodes.append(#"{"id":"c\#(k)","op":"cos","args":["c\#(k - 1)"]}"#) }
-        nodes.append(#"{"id":"s","op":"sum","args":["c\#(depth)"]}"#)
-        let data = Array(repeating: "0", count: n).joined(separator: ",")
-        let body =
-            #"{"graph":{"inputs":["x"],"nodes":[\#(nodes.joined(separator: ","))]},"#
-            + #""values":{"x":{"shape":[\#(n)],"data":[\#(data)]}},"outputs":["s"]}"#
-        let inFlight = try startCurlPost(server.baseURL + "/v1/forward", body)
+        let server = try ServerProcess(
+            arguments: ["--workers", "1", "--shutdown-grace", "600", "--request-timeout", "600"] + SlowCall.arguments)
+        let inFlight = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
 
         // Wait (bounded) until the call occupies the worker, then ask the server to stop.
-        for _ in 0..<2_000 {
-            if !inFlight.process.isRunning || busyWorkers(server) == 1 { break }
-            Thread.sleep(forTimeInterval: 0.005)
-        }
+        waitUntilBusy(server, while: inFlight)
         let wasInFlight = inFlight.process.isRunning
         kill(server.process.processIdentifier, SIGTERM)
         #expect(wasInFlight, "the call finished before SIGTERM, so draining was not exercised")
@@ -82,16 +67,9 @@ import Testing
 
         let reply = finishCurl(inFlight)
         #expect(reply.status == 200, "\(reply.body)")
-        let s = ((reply.json as? [String: Any])?["outputs"] as? [String: Any])?["s"] as? NSNumber
-        #expect(abs((s?.doubleValue ?? 0) / Double(n) - 0.739_085_133_215_160_6) < 1e-9)
+        #expect(abs((SlowCall.perElement(reply) ?? 0) - SlowCall.dottie) < 1e-9, "\(reply.body)")
         server.process.waitUntilExit()
         #expect(server.process.terminationStatus == 0, "\(server.logText)")
-    }
-
-    /// `busy` from `/readyz`, or nil.
-    func busyWorkers(_ server: ServerProcess) -> Int? {
-        let reply = try? curl([server.baseURL + "/readyz"])
-        return ((reply?.json as? [String: Any])?["busy"] as? NSNumber)?.intValue
     }
 
     @Test func hostileBodiesGetClientErrorsAndTheServerSurvives() throws {
