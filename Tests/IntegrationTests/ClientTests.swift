@@ -211,7 +211,7 @@ import Testing
             arguments: ["--workers", "1", "--queue-depth", "0", "--retry-after", "1"] + SlowCall.arguments)
         let slow = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
         waitUntilBusy(server, while: slow)
-        #expect(busyWorkers(server) == 1, "the slow call is not holding the worker")
+        #expect(workerLoad(server)?.busy == 1, "the slow call is not holding the worker")
 
         let (graph, _, s) = Self.square()
         let request = ForwardRequest(graph: .inline(graph), values: ["x": Tensor([1, 2])], outputs: [s])
@@ -237,7 +237,7 @@ import Testing
         let server = try ServerProcess(arguments: ["--workers", "1", "--queue-depth", "1"] + SlowCall.arguments)
         let slow = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
         waitUntilBusy(server, while: slow)
-        #expect(busyWorkers(server) == 1, "the slow call is not holding the worker")
+        #expect(workerLoad(server)?.busy == 1, "the slow call is not holding the worker")
         // Queued behind the slow call, this one cannot finish within half a second.
         let url = try #require(URL(string: server.baseURL))
         let hasty = AutodiffClient(baseURL: url, configuration: .init(timeout: 0.5))

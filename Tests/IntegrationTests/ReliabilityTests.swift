@@ -25,16 +25,6 @@ import Testing
 
     static let heavyArguments = ["--max-work", "1000000000000"]
 
-    /// `busy` and `queued` from `/readyz`, or nil when it does not answer 200.
-    static func load(_ server: ServerProcess) -> (busy: Int, queued: Int)? {
-        guard let reply = try? curl([server.baseURL + "/readyz"]), reply.status == 200,
-            let object = reply.json as? [String: Any],
-            let busy = (object["busy"] as? NSNumber)?.intValue,
-            let queued = (object["queued"] as? NSNumber)?.intValue
-        else { return nil }
-        return (busy, queued)
-    }
-
     /// Polls `condition` every 5 ms, at most `tries` times; returns whether it came true.
     static func poll(tries: Int = 4_000, _ condition: () -> Bool) -> Bool {
         for _ in 0..<tries {
@@ -106,7 +96,7 @@ import Testing
     @Test func queuedCallOfAClientThatLeftIsDropped() throws {
         let server = try ServerProcess(arguments: ["--workers", "1", "--request-timeout", "300"] + Self.heavyArguments)
         let heavy = try startCurlPost(server.baseURL + "/v1/forward", Self.heavy(k: 200))
-        #expect(Self.poll { Self.load(server)?.busy == 1 })
+        #expect(Self.poll { workerLoad(server)?.busy == 1 })
         // This call queues behind the heavy one; its client gives up after 0.5 s.
         let impatient = try start(
             "/usr/bin/env",
@@ -114,10 +104,10 @@ import Testing
                 "curl", "-s", "--max-time", "0.5", "-X", "POST", "--data-binary", Self.small,
                 server.baseURL + "/v1/forward",
             ])
-        #expect(Self.poll { Self.load(server)?.queued == 1 })
+        #expect(Self.poll { workerLoad(server)?.queued == 1 })
         _ = impatient.finish()
         // Dropped from the queue at once, while the heavy call still holds the only worker.
-        let dropped = Self.poll { Self.load(server).map { $0.queued == 0 && $0.busy == 1 } ?? false }
+        let dropped = Self.poll { workerLoad(server).map { $0.queued == 0 && $0.busy == 1 } ?? false }
         #expect(dropped, "the queued call was not dropped while the worker was busy")
         #expect(finishCurl(heavy).status == 200)
         let metrics = try curl([server.baseURL + "/metrics"]).body
@@ -151,7 +141,7 @@ import Testing
             ] + Self.heavyArguments)
         let body = Self.heavy(k: 100, m: m, matrix: true)
         let calls = try (0..<4).map { _ in try startCurlPost(server.baseURL + "/v1/forward", body) }
-        #expect(Self.poll { Self.load(server)?.busy == 2 })
+        #expect(Self.poll { workerLoad(server)?.busy == 2 })
         kill(server.process.processIdentifier, SIGTERM)
 
         // /readyz: 200 until the signal is handled, then 503 for the drain delay, then no listener.
@@ -198,7 +188,7 @@ import Testing
         let server = try ServerProcess(arguments: ["--workers", "1", "--shutdown-grace", "1"] + Self.heavyArguments)
         let body = Self.heavy(k: 200)
         let calls = try (0..<4).map { _ in try startCurlPost(server.baseURL + "/v1/forward", body) }
-        #expect(Self.poll { Self.load(server).map { $0.busy == 1 && $0.queued == 3 } ?? false })
+        #expect(Self.poll { workerLoad(server).map { $0.busy == 1 && $0.queued == 3 } ?? false })
         let signalled = Date()
         kill(server.process.processIdentifier, SIGTERM)
         let replies = calls.map(finishCurl)

@@ -28,17 +28,3 @@ enum SlowCall {
             .map { $0.doubleValue / Double(elements) }
     }
 }
-
-/// `busy` from `/readyz`, or nil.
-func busyWorkers(_ server: ServerProcess) -> Int? {
-    let reply = try? curl([server.baseURL + "/readyz"])
-    return ((reply?.json as? [String: Any])?["busy"] as? NSNumber)?.intValue
-}
-
-/// Polls `/readyz` (bounded: 10 s) until the one worker is busy or `program` has finished.
-func waitUntilBusy(_ server: ServerProcess, while program: RunningProgram) {
-    for _ in 0..<2_000 {
-        if !program.process.isRunning || busyWorkers(server) == 1 { return }
-        Thread.sleep(forTimeInterval: 0.005)
-    }
-}
