@@ -3,7 +3,8 @@ import Logging
 
 /// How log lines are written to stderr (`--log-format`, `AUTODIFFD_LOG_FORMAT`).
 public enum LogFormat: String, Sendable, CaseIterable {
-    /// swift-log's `StreamLogHandler`: `2026-01-01T12:00:00+0000 info autodiffd: key=value … message`.
+    /// swift-log's `StreamLogHandler` lines (`TextLogHandler`):
+    /// `2026-01-01T12:00:00+0000 info autodiffd: key=value … message`.
     case text
     /// One JSON object per line, for log shippers (`JSONLogHandler`).
     case json
@@ -13,7 +14,7 @@ public enum LogFormat: String, Sendable, CaseIterable {
         switch self {
         case .text:
             return { label in
-                var handler = StreamLogHandler.standardError(label: label)
+                var handler = TextLogHandler(StreamLogHandler.standardError(label: label))
                 handler.logLevel = level
                 return handler
             }
