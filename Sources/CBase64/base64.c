@@ -64,6 +64,12 @@ static int decode_groups_scalar(const uint8_t *input, size_t groups, uint8_t *ou
     return (outside & ~0x3Fu) == 0;
 }
 
+static size_t span_scalar(const uint8_t *text, size_t length) {
+    size_t read = 0;
+    while (read < length && (sextets[text[read]] != 0xFF || text[read] == '=')) read++;
+    return read;
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -107,6 +113,22 @@ __attribute__((target("avx2"))) static inline __m256i in_range_avx2(__m256i byte
                             _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(high + 1)), bytes));
 }
 
+/// The bytes of `c` in the alphabet, and in `*shift` what turns each into its sextet.
+__attribute__((target("avx2"))) static inline __m256i alphabet_avx2(__m256i c, __m256i *shift) {
+    // Bytes from 0x80 are negative, so in none of the ranges.
+    __m256i upper = in_range_avx2(c, 'A', 'Z');
+    __m256i lower = in_range_avx2(c, 'a', 'z');
+    __m256i digit = in_range_avx2(c, '0', '9');
+    __m256i plus = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('+'));
+    __m256i slash = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('/'));
+    *shift = _mm256_and_si256(upper, _mm256_set1_epi8(-65));
+    *shift = _mm256_or_si256(*shift, _mm256_and_si256(lower, _mm256_set1_epi8(-71)));
+    *shift = _mm256_or_si256(*shift, _mm256_and_si256(digit, _mm256_set1_epi8(4)));
+    *shift = _mm256_or_si256(*shift, _mm256_and_si256(plus, _mm256_set1_epi8(19)));
+    *shift = _mm256_or_si256(*shift, _mm256_and_si256(slash, _mm256_set1_epi8(16)));
+    return _mm256_or_si256(_mm256_or_si256(upper, lower), _mm256_or_si256(digit, _mm256_or_si256(plus, slash)));
+}
+
 /// Decodes 32 characters to 24 bytes per step while `room` bytes of output allow its 28-byte
 /// writes; returns how many characters it decoded, and clears `*valid` if one is outside the alphabet.
 __attribute__((target("avx2"))) static size_t decode_avx2(
@@ -117,19 +139,9 @@ __attribute__((target("avx2"))) static size_t decode_avx2(
     size_t read = 0, written = 0;
     for (; read + 32 <= length && written + 28 <= room; read += 32, written += 24) {
         __m256i c = _mm256_loadu_si256((const __m256i *)(input + read));
-        // Bytes from 0x80 are negative, so in none of the ranges.
-        __m256i upper = in_range_avx2(c, 'A', 'Z');
-        __m256i lower = in_range_avx2(c, 'a', 'z');
-        __m256i digit = in_range_avx2(c, '0', '9');
-        __m256i plus = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('+'));
-        __m256i slash = _mm256_cmpeq_epi8(c, _mm256_set1_epi8('/'));
-        __m256i inside = _mm256_or_si256(_mm256_or_si256(upper, lower), _mm256_or_si256(digit, _mm256_or_si256(plus, slash)));
+        __m256i shift;
+        __m256i inside = alphabet_avx2(c, &shift);
         outside = _mm256_or_si256(outside, _mm256_andnot_si256(inside, _mm256_set1_epi8(-1)));
-        __m256i shift = _mm256_and_si256(upper, _mm256_set1_epi8(-65));
-        shift = _mm256_or_si256(shift, _mm256_and_si256(lower, _mm256_set1_epi8(-71)));
-        shift = _mm256_or_si256(shift, _mm256_and_si256(digit, _mm256_set1_epi8(4)));
-        shift = _mm256_or_si256(shift, _mm256_and_si256(plus, _mm256_set1_epi8(19)));
-        shift = _mm256_or_si256(shift, _mm256_and_si256(slash, _mm256_set1_epi8(16)));
         __m256i s = _mm256_add_epi8(c, shift);
         // Sextets a, b, c, d of each lane become the 24-bit a<<18 | b<<12 | c<<6 | d.
         __m256i pairs = _mm256_maddubs_epi16(s, _mm256_set1_epi32(0x01400140));
@@ -138,6 +150,20 @@ __attribute__((target("avx2"))) static size_t decode_avx2(
         _mm_storeu_si128((__m128i *)(output + written + 12), _mm256_extracti128_si256(groups, 1));
     }
     if (!_mm256_testz_si256(outside, outside)) *valid = 0;
+    return read;
+}
+
+/// Where the first byte that is not a base64 character is, 32 bytes at a time; or how many bytes
+/// it read without finding one.
+__attribute__((target("avx2"))) static size_t span_avx2(const uint8_t *text, size_t length) {
+    size_t read = 0;
+    for (; read + 32 <= length; read += 32) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(text + read));
+        __m256i shift;
+        __m256i inside = _mm256_or_si256(alphabet_avx2(c, &shift), _mm256_cmpeq_epi8(c, _mm256_set1_epi8('=')));
+        uint32_t outside = ~(uint32_t)_mm256_movemask_epi8(inside);
+        if (outside != 0) return read + (size_t)__builtin_ctz(outside);
+    }
     return read;
 }
 
@@ -194,6 +220,21 @@ __attribute__((target(AVX512))) static size_t decode_avx512(
     if (_mm512_movepi8_mask(outside) != 0) *valid = 0;
     return read;
 }
+/// Where the first byte that is not a base64 character is, 64 bytes at a time; or how many bytes
+/// it read without finding one.
+__attribute__((target(AVX512))) static size_t span_avx512(const uint8_t *text, size_t length) {
+    const __m512i low = _mm512_loadu_si512(sextets);
+    const __m512i high = _mm512_loadu_si512(sextets + 64);
+    size_t read = 0;
+    for (; read + 64 <= length; read += 64) {
+        __m512i c = _mm512_loadu_si512(text + read);
+        __m512i s = _mm512_permutex2var_epi8(low, c, high);
+        __mmask64 padding = _mm512_cmpeq_epi8_mask(c, _mm512_set1_epi8('='));
+        __mmask64 outside = _mm512_movepi8_mask(_mm512_or_si512(c, s)) & ~padding;
+        if (outside != 0) return read + (size_t)__builtin_ctzll(outside);
+    }
+    return read;
+}
 #endif
 
 // MARK: Entry points
@@ -221,6 +262,15 @@ size_t autodiffd_base64_encode(const uint8_t *input, size_t length, uint8_t *out
     if (implementation == AUTODIFFD_BASE64_AVX2) read = encode_avx2(input, length, output);
 #endif
     return read / 3 * 4 + encode_scalar(input + read, length - read, output + read / 3 * 4);
+}
+
+size_t autodiffd_base64_span(const uint8_t *text, size_t length, int implementation) {
+    size_t read = 0;
+#if defined(__x86_64__)
+    if (implementation == AUTODIFFD_BASE64_AVX512) read = span_avx512(text, length);
+    if (implementation == AUTODIFFD_BASE64_AVX2) read = span_avx2(text, length);
+#endif
+    return read + span_scalar(text + read, length - read);
 }
 
 int autodiffd_base64_decode(

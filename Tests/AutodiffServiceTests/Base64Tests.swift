@@ -178,4 +178,28 @@ import Testing
             }
         }
     }
+
+    /// Where base64 text ends: at the first byte (any of the 256) that is neither in the alphabet nor
+    /// `=`, at every position of the vector blocks and the tail.
+    @Test(arguments: Base64.available) func findsWhereBase64TextEnds(implementation: Int32) {
+        var random = SplitMix64(seed: 150)
+        let text = (0..<150).map { _ in (Self.alphabet + [UInt8(ascii: "=")])[Int(random.next() % 65)] }
+        for position in 0..<text.count {
+            for byte in 0...255 {
+                var changed = text
+                changed[position] = UInt8(byte)
+                let span = changed.withUnsafeBufferPointer { Base64.span($0, implementation: implementation) }
+                let stops = !Self.alphabet.contains(UInt8(byte)) && byte != Int(UInt8(ascii: "="))
+                #expect(span == (stops ? position : text.count), "byte \(byte) at \(position)")
+            }
+        }
+        #expect([UInt8]().withUnsafeBufferPointer { Base64.span($0, implementation: implementation) } == 0)
+    }
+}
+
+extension Base64 {
+    /// The tests' texts are strings; the service hands the decoder the bytes of the request body.
+    static func decodeFloat64(_ text: String, count: Int, implementation: Int32 = fastest) throws(Failure) -> [Double] {
+        try decodeFloat64(Array(text.utf8)[...], count: count, implementation: implementation)
+    }
 }

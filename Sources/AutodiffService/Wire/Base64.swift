@@ -48,15 +48,14 @@ enum Base64 {
         case wrongLength(bytes: Int)
     }
 
-    /// Decodes base64 of little-endian float64 values. Padded RFC 4648 text is decoded here, straight
-    /// into the array; anything else goes to Foundation's `Data(base64Encoded:)`, which the service
-    /// used before and which tolerates some stray padding (`"AAAA="`), so exactly the same texts are
-    /// accepted as before.
+    /// Decodes base64 (UTF-8 `text`) of little-endian float64 values. Padded RFC 4648 text is decoded
+    /// here, straight into the array; anything else goes to Foundation's `Data(base64Encoded:)`, which
+    /// the service used before and which tolerates some stray padding (`"AAAA="`), so exactly the same
+    /// texts are accepted as before.
     static func decodeFloat64(
-        _ text: String, count: Int, implementation: Int32 = fastest
+        _ text: ArraySlice<UInt8>, count: Int, implementation: Int32 = fastest
     ) throws(Failure) -> [Double] {
-        var text = text
-        let result = text.withUTF8 { input -> Result<[Double], Failure>? in
+        let result = text.withUnsafeBufferPointer { input -> Result<[Double], Failure>? in
             guard input.count % 4 == 0 else { return nil }
             let byteCount = decodedLength(input)
             guard byteCount == count * 8 else {
@@ -75,7 +74,7 @@ enum Base64 {
             #endif
         }
         if let result { return try result.get() }
-        guard let bytes = Data(base64Encoded: text) else { throw .invalid }
+        guard let bytes = Data(base64Encoded: Data(text)) else { throw .invalid }
         guard bytes.count == count * 8 else { throw .wrongLength(bytes: bytes.count) }
         return bytes.withUnsafeBytes { raw in
             (0..<count).map { index in
@@ -98,6 +97,12 @@ enum Base64 {
         guard let text = input.baseAddress, let base = output.baseAddress else { return true }
         return autodiffd_base64_decode(
             text, input.count, paddingLength(input), base.assumingMemoryBound(to: UInt8.self), implementation) != 0
+    }
+
+    /// How many bytes from the start of `text` are base64 characters (the alphabet and `=`).
+    static func span(_ text: UnsafeBufferPointer<UInt8>, implementation: Int32 = fastest) -> Int {
+        guard let base = text.baseAddress else { return 0 }
+        return autodiffd_base64_span(base, text.count, implementation)
     }
 
     /// How many `=` end `input` (0, 1 or 2); a lone `=` before a final character is caught later.

@@ -31,6 +31,10 @@ size_t autodiffd_base64_encode(const uint8_t *input, size_t length, uint8_t *out
 int autodiffd_base64_decode(
     const uint8_t *input, size_t length, size_t padding, uint8_t *output, int implementation);
 
+/// How many of the `length` bytes at `text` are, from the start, base64 characters (the alphabet
+/// and `=`): where base64 text ends.
+size_t autodiffd_base64_span(const uint8_t *text, size_t length, int implementation);
+
 #ifdef __cplusplus
 }
 #endif
