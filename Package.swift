@@ -33,6 +33,8 @@ let package = Package(
         // Shortest round-trip float64 text, formatted as Swift's `Double.description`: a C entry
         // point over Debian's header-only Dragonbox (apt-get install libdragonbox-dev).
         .target(name: "CDragonbox"),
+        // Base64 encoding and decoding in C, with AVX2 or AVX-512 VBMI chosen at run time from the CPU.
+        .target(name: "CBase64"),
         // Routes, wire types, error mapping, worker pool, configuration.
         .target(
             name: "AutodiffService",
@@ -40,6 +42,7 @@ let package = Package(
                 "AutodiffCore",
                 "CFastFloat",
                 "CDragonbox",
+                "CBase64",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

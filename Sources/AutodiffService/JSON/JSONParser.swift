@@ -31,6 +31,10 @@ struct JSONParser {
 
     /// The document, valid during `parse`. Every read is behind an `index < bytes.count` check.
     private let bytes: UnsafeBufferPointer<UInt8>
+    /// The same bytes as an array, which `base64Text` values share.
+    private let body: [UInt8]
+    /// The shortest string of a `"base64"` member kept as `base64Text`.
+    static let minimumBase64Text = 256
     private var index = 0
     private var depth = 0
     /// The numbers of the arrays being read that are, so far, rectangular arrays of numbers.
@@ -58,10 +62,11 @@ struct JSONParser {
     }
 
     private init(
-        _ bytes: UnsafeBufferPointer<UInt8>, offering key: String?,
+        _ bytes: UnsafeBufferPointer<UInt8>, of body: [UInt8], offering key: String?,
         to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
     ) {
         self.bytes = bytes
+        self.body = body
         self.offeredKey = key
         self.reuse = reuse
     }
@@ -80,8 +85,8 @@ struct JSONParser {
     static func parse(
         _ bytes: [UInt8], offering key: String?, to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
     ) throws(Failure) -> (value: JSONValue, offered: OfferedMember?) {
-        try bytes.withUnsafeBufferPointer { (bytes) throws(Failure) -> (JSONValue, OfferedMember?) in
-            var parser = JSONParser(bytes, offering: key, to: reuse)
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> (JSONValue, OfferedMember?) in
+            var parser = JSONParser(buffer, of: bytes, offering: key, to: reuse)
             parser.skipWhitespace()
             let value = try parser.parseValue()
             parser.skipWhitespace()
@@ -215,6 +220,8 @@ struct JSONParser {
             skipWhitespace()
             if depth == 1, key == offeredKey {
                 try parseOfferedValue(of: key, into: &fields)
+            } else if key == "base64" {
+                fields[key] = try parseBase64Member()
             } else {
                 fields[key] = try parseValue()
             }
@@ -272,6 +279,21 @@ struct JSONParser {
             }
         }
         return nil
+    }
+
+    /// The value of a `"base64"` member: a long string of base64 characters (a tensor's base64, with
+    /// no escapes) is kept as its bytes in the body; anything else is parsed as usual, so what is
+    /// accepted, the errors and their offsets do not change.
+    private mutating func parseBase64Member() throws(Failure) -> JSONValue {
+        let start = index + 1
+        if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
+            let end = start + Base64.span(UnsafeBufferPointer(rebasing: bytes[start...]))
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\""), end - start >= Self.minimumBase64Text {
+                index = end + 1
+                return .base64Text(body[start..<end])
+            }
+        }
+        return try parseValue()
     }
 
     // MARK: Scalars

@@ -8,6 +8,12 @@ enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case number(Double)
     case string(String)
+    /// The value of a `"base64"` member that is a long string of base64 characters (the alphabet
+    /// and `=`; a tensor's base64): its bytes in the request body, shared rather than copied into a
+    /// `String`, so they are decoded straight from the body. Means the same as `.string` of those
+    /// bytes. Short strings (`"ones"`, names) are never kept this way, so comparisons with `.string`
+    /// literals do not change.
+    case base64Text(ArraySlice<UInt8>)
     case numbers([Double])
     /// Nested rectangular arrays of numbers, two or more levels deep: `data` row-major, `shape`
     /// the array lengths from the outermost in (`[[1, 2, 3], [4, 5, 6]]` is shape `[2, 3]`).
@@ -46,7 +52,7 @@ enum JSONValue: Sendable, Equatable {
         case .null: "null"
         case .bool: "a boolean"
         case .number: "a number"
-        case .string: "a string"
+        case .string, .base64Text: "a string"
         case .numbers, .grid, .array: "an array"
         case .object: "an object"
         }

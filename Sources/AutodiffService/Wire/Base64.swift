@@ -1,26 +1,16 @@
+import CBase64
 import Foundation
 
 /// RFC 4648 base64 of little-endian float64 values, straight between a tensor's storage and text
-/// with no `Data` in between.
+/// with no `Data` in between. The work is done by `CBase64`, with AVX2 or AVX-512 where the CPU has
+/// them; every implementation accepts and writes exactly the same texts.
 enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    /// The implementations of `CBase64` this CPU runs, slowest (plain C) first.
+    static let available: [Int32] = [AUTODIFFD_BASE64_SCALAR, AUTODIFFD_BASE64_AVX2, AUTODIFFD_BASE64_AVX512]
+        .map { Int32($0) }.filter { autodiffd_base64_supports($0) != 0 }
 
-    /// The two characters of each 12-bit value, first in the low byte: half of a 3-byte group at once.
-    private static let pairs: [UInt16] = (0..<4096).map { UInt16(alphabet[$0 >> 6]) | UInt16(alphabet[$0 & 0x3F]) << 8 }
-
-    /// The value of each base64 character, 0xFF for any other byte.
-    private static let sextets: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (value, character) in alphabet.enumerated() { table[Int(character)] = UInt8(value) }
-        return table
-    }()
-
-    /// The 12 bits of each pair of characters, indexed by the first character in the low byte; 0xF000
-    /// where either character is outside the alphabet.
-    private static let pairValues: [UInt16] = (0..<65536).map { index in
-        let (first, second) = (sextets[index & 0xFF], sextets[index >> 8])
-        return first == 0xFF || second == 0xFF ? 0xF000 : UInt16(first) << 6 | UInt16(second)
-    }
+    /// The implementation the service uses.
+    static let fastest = available.last ?? Int32(AUTODIFFD_BASE64_SCALAR)
 
     /// The length of the encoding of `byteCount` bytes, padding included.
     static func encodedLength(byteCount: Int) -> Int {
@@ -29,47 +19,25 @@ enum Base64 {
 
     /// Encodes `values` as little-endian float64 bytes into `output`, which holds at least
     /// `encodedLength(byteCount: values.count * 8)` bytes; returns how many it wrote.
-    static func encode(_ values: [Double], into output: UnsafeMutableRawBufferPointer) -> Int {
+    static func encode(
+        _ values: [Double], into output: UnsafeMutableRawBufferPointer, implementation: Int32 = fastest
+    ) -> Int {
         #if _endian(big)
         let values = values.map { Double(bitPattern: $0.bitPattern.byteSwapped) }
         #endif
-        return values.withUnsafeBytes { input in
-            alphabet.withUnsafeBufferPointer { alphabet in
-                var read = 0
-                var written = 0
-                pairs.withUnsafeBufferPointer { pairs in
-                    // Six bytes to eight characters per step, reading eight (so never the last two bytes).
-                    while read + 8 <= input.count {
-                        let word = UInt64(bigEndian: input.loadUnaligned(fromByteOffset: read, as: UInt64.self))
-                        let (a, b) = (UInt64(pairs[Int(word >> 52)]), UInt64(pairs[Int(word >> 40 & 0xFFF)]))
-                        let (c, d) = (UInt64(pairs[Int(word >> 28 & 0xFFF)]), UInt64(pairs[Int(word >> 16 & 0xFFF)]))
-                        let characters = a | b << 16 | c << 32 | d << 48
-                        output.storeBytes(of: characters.littleEndian, toByteOffset: written, as: UInt64.self)
-                        read += 6
-                        written += 8
-                    }
-                }
-                while read + 3 <= input.count {
-                    let chunk = UInt32(input[read]) << 16 | UInt32(input[read + 1]) << 8 | UInt32(input[read + 2])
-                    output[written] = alphabet[Int(chunk >> 18)]
-                    output[written + 1] = alphabet[Int(chunk >> 12 & 0x3F)]
-                    output[written + 2] = alphabet[Int(chunk >> 6 & 0x3F)]
-                    output[written + 3] = alphabet[Int(chunk & 0x3F)]
-                    read += 3
-                    written += 4
-                }
-                let left = input.count - read
-                if left > 0 {
-                    let chunk = UInt32(input[read]) << 16 | (left == 2 ? UInt32(input[read + 1]) << 8 : 0)
-                    output[written] = alphabet[Int(chunk >> 18)]
-                    output[written + 1] = alphabet[Int(chunk >> 12 & 0x3F)]
-                    output[written + 2] = left == 2 ? alphabet[Int(chunk >> 6 & 0x3F)] : UInt8(ascii: "=")
-                    output[written + 3] = UInt8(ascii: "=")
-                    written += 4
-                }
-                return written
-            }
-        }
+        return values.withUnsafeBytes { encode(bytes: $0, into: output, implementation: implementation) }
+    }
+
+    /// Encodes `bytes` into `output`, which holds at least `encodedLength(byteCount: bytes.count)`
+    /// bytes; returns how many it wrote.
+    static func encode(
+        bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, implementation: Int32 = fastest
+    ) -> Int {
+        precondition(output.count >= encodedLength(byteCount: bytes.count))
+        guard let input = bytes.baseAddress, let base = output.baseAddress else { return 0 }
+        return autodiffd_base64_encode(
+            input.assumingMemoryBound(to: UInt8.self), bytes.count, base.assumingMemoryBound(to: UInt8.self),
+            implementation)
     }
 
     /// Why base64 text is not `count` float64 values.
@@ -80,23 +48,22 @@ enum Base64 {
         case wrongLength(bytes: Int)
     }
 
-    /// Decodes base64 of little-endian float64 values. Padded RFC 4648 text is decoded here, straight
-    /// into the array; anything else goes to Foundation's `Data(base64Encoded:)`, which the service
-    /// used before and which tolerates some stray padding (`"AAAA="`), so exactly the same texts are
-    /// accepted as before.
-    static func decodeFloat64(_ text: String, count: Int) throws(Failure) -> [Double] {
-        var text = text
-        let result = text.withUTF8 { input -> Result<[Double], Failure>? in
+    /// Decodes base64 (UTF-8 `text`) of little-endian float64 values. Padded RFC 4648 text is decoded
+    /// here, straight into the array; anything else goes to Foundation's `Data(base64Encoded:)`, which
+    /// the service used before and which tolerates some stray padding (`"AAAA="`), so exactly the same
+    /// texts are accepted as before.
+    static func decodeFloat64(
+        _ text: ArraySlice<UInt8>, count: Int, implementation: Int32 = fastest
+    ) throws(Failure) -> [Double] {
+        let result = text.withUnsafeBufferPointer { input -> Result<[Double], Failure>? in
             guard input.count % 4 == 0 else { return nil }
-            let padding = paddingLength(input)
-            let byteCount = input.count / 4 * 3 - padding
+            let byteCount = decodedLength(input)
             guard byteCount == count * 8 else {
                 return validate(input) ? .failure(.wrongLength(bytes: byteCount)) : nil
             }
             var valid = true
             let values = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-                let output = UnsafeMutableRawBufferPointer(buffer)
-                valid = decode(input, padding: padding, into: output)
+                valid = decode(input, into: UnsafeMutableRawBufferPointer(buffer), implementation: implementation)
                 initialized = count
             }
             guard valid else { return nil }
@@ -107,13 +74,35 @@ enum Base64 {
             #endif
         }
         if let result { return try result.get() }
-        guard let bytes = Data(base64Encoded: text) else { throw .invalid }
+        guard let bytes = Data(base64Encoded: Data(text)) else { throw .invalid }
         guard bytes.count == count * 8 else { throw .wrongLength(bytes: bytes.count) }
         return bytes.withUnsafeBytes { raw in
             (0..<count).map { index in
                 Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)))
             }
         }
+    }
+
+    /// How many bytes `input` (a multiple of 4 long) holds if it is padded RFC 4648 base64.
+    static func decodedLength(_ input: UnsafeBufferPointer<UInt8>) -> Int {
+        input.count / 4 * 3 - paddingLength(input)
+    }
+
+    /// Decodes `input` (a multiple of 4 long) into `output` (exactly `decodedLength(input)` bytes);
+    /// false if a character before the padding is not in the alphabet (`output` then holds garbage).
+    static func decode(
+        _ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableRawBufferPointer, implementation: Int32 = fastest
+    ) -> Bool {
+        precondition(input.count % 4 == 0 && output.count == decodedLength(input))
+        guard let text = input.baseAddress, let base = output.baseAddress else { return true }
+        return autodiffd_base64_decode(
+            text, input.count, paddingLength(input), base.assumingMemoryBound(to: UInt8.self), implementation) != 0
+    }
+
+    /// How many bytes from the start of `text` are base64 characters (the alphabet and `=`).
+    static func span(_ text: UnsafeBufferPointer<UInt8>, implementation: Int32 = fastest) -> Int {
+        guard let base = text.baseAddress else { return 0 }
+        return autodiffd_base64_span(base, text.count, implementation)
     }
 
     /// How many `=` end `input` (0, 1 or 2); a lone `=` before a final character is caught later.
@@ -124,60 +113,14 @@ enum Base64 {
 
     /// Whether `input` (a multiple of 4 long) is padded RFC 4648 base64.
     private static func validate(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
-        let padding = paddingLength(input)
-        return sextets.withUnsafeBufferPointer { table in
-            input.prefix(input.count - padding).allSatisfy { table[Int($0)] != 0xFF }
-        }
-    }
-
-    /// Decodes `input` into `output` (exactly its decoded length); false if a character before the
-    /// padding is not in the alphabet (`output` then holds garbage).
-    private static func decode(
-        _ input: UnsafeBufferPointer<UInt8>, padding: Int, into output: UnsafeMutableRawBufferPointer
-    ) -> Bool {
-        var read = 0
-        var written = 0
-        let fullQuads = padding == 0 ? input.count / 4 : input.count / 4 - 1
-        // Eight characters to six bytes per step, two characters per lookup, writing eight bytes (so
-        // never the last two). Any pair with a character outside the alphabet sets bits above twelve.
-        var pairsOutside: UInt16 = 0
-        pairValues.withUnsafeBufferPointer { pairs in
-            let raw = UnsafeRawBufferPointer(input)
-            while read + 8 <= fullQuads * 4, written + 8 <= output.count {
-                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: read, as: UInt64.self))
-                let (a, b) = (pairs[Int(word & 0xFFFF)], pairs[Int(word >> 16 & 0xFFFF)])
-                let (c, d) = (pairs[Int(word >> 32 & 0xFFFF)], pairs[Int(word >> 48)])
-                pairsOutside |= a | b | c | d
-                let bits = UInt64(a) << 36 | UInt64(b) << 24 | UInt64(c) << 12 | UInt64(d)
-                output.storeBytes(of: (bits << 16).bigEndian, toByteOffset: written, as: UInt64.self)
-                read += 8
-                written += 6
+        input.prefix(input.count - paddingLength(input)).allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+                true
+            default:
+                false
             }
-        }
-        guard pairsOutside & 0xF000 == 0 else { return false }
-        return sextets.withUnsafeBufferPointer { table in
-            // Any character outside the alphabet maps to 0xFF, which sets bits above the six of a sextet.
-            var outside: UInt32 = 0
-            for _ in read / 4..<fullQuads {
-                let (a, b) = (UInt32(table[Int(input[read])]), UInt32(table[Int(input[read + 1])]))
-                let (c, d) = (UInt32(table[Int(input[read + 2])]), UInt32(table[Int(input[read + 3])]))
-                outside |= a | b | c | d
-                let chunk = a << 18 | b << 12 | c << 6 | d
-                output[written] = UInt8(truncatingIfNeeded: chunk >> 16)
-                output[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
-                output[written + 2] = UInt8(truncatingIfNeeded: chunk)
-                read += 4
-                written += 3
-            }
-            if padding > 0 {
-                let (a, b) = (UInt32(table[Int(input[read])]), UInt32(table[Int(input[read + 1])]))
-                let third = padding == 1 ? UInt32(table[Int(input[read + 2])]) : 0
-                outside |= a | b | third
-                let chunk = a << 18 | b << 12 | third << 6
-                output[written] = UInt8(truncatingIfNeeded: chunk >> 16)
-                if padding == 1 { output[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8) }
-            }
-            return outside & ~0x3F == 0
         }
     }
 }

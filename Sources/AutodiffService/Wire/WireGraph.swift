@@ -76,6 +76,7 @@ enum WireGraph {
         case .bool(let b): return .bool(b)
         case .number(let x): return .number(x)
         case .string(let s): return WireTensor.nonFinite(s).map(AttributeValue.number) ?? .string(s)
+        case .base64Text(let bytes): return .string(String(decoding: bytes, as: UTF8.self))
         case .numbers(let xs): return .array(xs.map(AttributeValue.number))
         case .grid: return try attribute(.array(value.arrayElements ?? []), what: what, node: node)
         case .array(let items):

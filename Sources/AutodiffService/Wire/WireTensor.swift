@@ -44,6 +44,8 @@ enum WireTensor {
                         + "{\"shape\",\"dtype\",\"base64\"}), got the string \"\(text.prefix(40))\"", node: node)
             }
             return Tensor(scalar: x)
+        case .base64Text(let bytes):
+            return try decode(.string(String(decoding: bytes, as: UTF8.self)), what: what, node: node, limits: limits)
         case .numbers(let xs):
             try checkCount(xs.count, what: what, node: node, limits: limits)
             return try Tensor(shape: [xs.count], data: xs)
@@ -215,8 +217,11 @@ enum WireTensor {
                     "\(what): shape \(shape) holds \(count) elements, but \"data\" has \(values.count)", node: node)
             }
             return try Tensor(shape: shape, data: values)
-        case (nil, .string(let text)?):
+        case (nil, .base64Text(let text)?):
             return try Tensor(shape: shape, data: decodeBase64(text, count: count, what: what, node: node))
+        case (nil, .string(let text)?):
+            let bytes = Array(text.utf8)[...]
+            return try Tensor(shape: shape, data: decodeBase64(bytes, count: count, what: what, node: node))
         case (nil, _?):
             throw .invalidRequest("\(what): \"base64\" must be a string", node: node)
         case (nil, nil):
@@ -243,7 +248,7 @@ enum WireTensor {
     }
 
     private static func decodeBase64(
-        _ text: String, count: Int, what: String, node: String?
+        _ text: ArraySlice<UInt8>, count: Int, what: String, node: String?
     ) throws(AutodiffError) -> [Double] {
         let (expectedBytes, overflow) = count.multipliedReportingOverflow(by: 8)
         guard !overflow else {
