@@ -139,6 +139,15 @@ struct JSONParser {
                 let x = try parseNumber()
                 if items == nil, element.isEmpty {
                     scratch.append(x)
+                    // More numbers with a bare comma before each (a tensor's data) are read here,
+                    // short of the general steps below, which would take the same ones.
+                    while index + 1 < bytes.count, bytes[index] == UInt8(ascii: ","),
+                        bytes[index + 1] == UInt8(ascii: "-") || isDigit(bytes[index + 1])
+                    {
+                        index += 1
+                        scratch.append(try parseNumber())
+                        count += 1
+                    }
                 } else {
                     box(&items, count: count, element: element, start: start)
                     items?.append(.number(x))
