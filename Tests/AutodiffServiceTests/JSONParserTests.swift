@@ -79,6 +79,23 @@ import Testing
         }
     }
 
+    /// A run of numbers with bare commas between them (read by a loop of its own) ends wherever
+    /// anything else comes, and what follows reads, or fails, as anywhere else in an array.
+    @Test func numberRunsEndAtAnythingButABareCommaAndANumber() throws {
+        #expect(try parse("[1,-2,3.5e1, 4,5]") == .numbers([1, -2, 35, 4, 5]))
+        #expect(try parse("[1,2\n,3]") == .numbers([1, 2, 3]))
+        #expect(try parse("[1,2,[3]]") == .array([.number(1), .number(2), .numbers([3])]))
+        #expect(try parse("[1,2,\"a\",3]") == .array([.number(1), .number(2), .string("a"), .number(3)]))
+        #expect(try parse("[[1,2],[3,4]]") == .grid(shape: [2, 2], data: [1, 2, 3, 4]))
+        #expect(throws: JSONParser.Failure.malformed("invalid number", offset: 6)) { try parse("[1,2,-]") }
+        #expect(throws: JSONParser.Failure.malformed("unexpected character", offset: 5)) { try parse("[1,2,]") }
+        #expect(throws: JSONParser.Failure.malformed("unexpected end of input", offset: 6)) { try parse("[1,2,3") }
+        #expect(throws: JSONParser.Failure.malformed("expected ',' or ']' in an array", offset: 6)) {
+            try parse("[1,2,01]")
+        }
+        #expect(throws: JSONParser.Failure.numberOutOfRange("1e400")) { try parse("[1,2,1e400,3]") }
+    }
+
     // MARK: Offering a member's text
 
     /// Parses `text`, offering `"graph"`; `reuse` takes exactly the texts in `known`.

@@ -95,6 +95,33 @@ import Testing
         try check(texts)
     }
 
+    /// Around the limits of the one-pass path: 19 digits (read whole) against 20 (read again from
+    /// the text), leading zeros counted as digits, Clinger's exact range (mantissa up to 2^53,
+    /// exponent -22 to 22), exponents where fast_float stops counting, and every exponent from -345
+    /// to 310 with 17 to 20 digit mantissas.
+    @Test func onePassLimitsMatchStrtod() throws {
+        var texts = [
+            "1234567890123456789", "12345678901234567890", "9999999999999999999", "10000000000000000000",
+            "0.123456789012345678", "0.1234567890123456789", "0.000123456789012345678", "0.0001234567890123456789",
+            "123456789.0123456789", "1234567890.123456789", "9007199254740992e-22", "9007199254740993e-22",
+            "9007199254740992e22", "9007199254740993e22", "9007199254740992e23", "9007199254740991e-23",
+            "1e22", "1e23", "1e-22", "1e-23", "-0e0", "0e99999999999999999999", "0.0e-99999999999999999999",
+            "1e65535", "1e65536", "1e-65535", "1e-65536", "1e-99999999999999999999", "1e99999999999999999999",
+            "123e-0000000000000000000000000000000000000065535", "1E+308", "1E-324", "17976931348623157e292",
+            "17976931348623158e292", "4940656458412465e-339", "24703282292062327e-340", "24703282292062328e-340",
+            "2225073858507201e-323", "22250738585072014e-324", "9999999999999999999e-343", "1999999999999999999e289",
+        ]
+        var random = SplitMix64(seed: 0x0E_9A55)
+        for exponent in -345...310 {
+            for digits in 17...20 {
+                texts.append(Self.digits(&random, 1) + "." + Self.digits(&random, digits - 1) + "e\(exponent)")
+                texts.append("0." + Self.digits(&random, digits - 1) + "e\(exponent)")
+            }
+        }
+        try check(texts)
+        try check(texts.filter { !$0.hasPrefix("-") }.map { "-" + $0 })
+    }
+
     static func digits(_ random: inout SplitMix64, _ count: Int) -> String {
         String((0..<count).map { _ in Character(Unicode.Scalar(UInt8(ascii: "0") + UInt8(random.next() % 10))) })
     }

@@ -34,8 +34,9 @@ indirect enum JSONOutput: Sendable {
     }
 
     /// About how many bytes the serialized form takes: exact for base64 tensors, an upper bound for
-    /// decimal ones (a float64 takes at most 24 bytes and a separator), so big tensors are written
-    /// without the buffer growing.
+    /// decimal ones (a float64 takes at most 24 bytes and a separator, and the printer wants
+    /// `AUTODIFFD_DOUBLE_TEXT_MAX` bytes of room after the last), so big tensors are written without
+    /// the buffer growing.
     var estimatedSize: Int {
         switch self {
         case .null, .bool, .number, .integer: 24
@@ -45,7 +46,7 @@ indirect enum JSONOutput: Sendable {
         case .tensor(let tensor, let encoding):
             switch encoding {
             case .base64: 64 + 20 * tensor.rank + (tensor.count * 8 + 2) / 3 * 4
-            case .flat, .nested: 32 + 22 * tensor.rank + 25 * tensor.count
+            case .flat, .nested: 32 + 22 * tensor.rank + 25 * tensor.count + Int(AUTODIFFD_DOUBLE_TEXT_MAX)
             }
         }
     }

@@ -144,6 +144,15 @@ struct JSONParser {
                 let x = try parseNumber()
                 if items == nil, element.isEmpty {
                     scratch.append(x)
+                    // More numbers with a bare comma before each (a tensor's data) are read here,
+                    // short of the general steps below, which would take the same ones.
+                    while index + 1 < bytes.count, bytes[index] == UInt8(ascii: ","),
+                        bytes[index + 1] == UInt8(ascii: "-") || isDigit(bytes[index + 1])
+                    {
+                        index += 1
+                        scratch.append(try parseNumber())
+                        count += 1
+                    }
                 } else {
                     box(&items, count: count, element: element, start: start)
                     items?.append(.number(x))
@@ -298,42 +307,66 @@ struct JSONParser {
 
     // MARK: Scalars
 
+    /// Reads a number in one pass: its digits are scanned and gathered into a mantissa and a decimal
+    /// exponent together, which fast_float's last step turns into the float64 when the mantissa
+    /// holds all of them (at most 19, as `0.5811521325045647` or `-1.2345678901234567e-05`); longer
+    /// numbers, and the rare ones Eisel-Lemire cannot decide, are read again from their text.
     private mutating func parseNumber() throws(Failure) -> Double {
         let start = index
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
+        var mantissa: UInt64 = 0
+        var digits = 0
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
+            digits = 1
         } else {
-            skipDigits()
+            readDigits(into: &mantissa, counting: &digits)
         }
+        var exponent = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
-            skipDigits()
+            let integerDigits = digits
+            readDigits(into: &mantissa, counting: &digits)
+            exponent = integerDigits - digits
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
+            var negativeExponent = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                negativeExponent = bytes[index] == UInt8(ascii: "-")
                 index += 1
             }
             guard index < bytes.count, isDigit(bytes[index]) else { throw malformed("invalid number") }
-            skipDigits()
+            // Past 65536 the value is an infinity or 0 whatever the digits (fast_float stops there too).
+            var written = 0
+            while index < bytes.count, isDigit(bytes[index]) {
+                if written < 0x10000 { written = written * 10 + Int(bytes[index] &- UInt8(ascii: "0")) }
+                index += 1
+            }
+            exponent += negativeExponent ? -written : written
         }
-        let length = index - start
         var value = 0.0
-        let read =
-            bytes.baseAddress.map { base in
-                UnsafeRawPointer(base + start).withMemoryRebound(to: CChar.self, capacity: length) {
-                    autodiffd_parse_double($0, length, &value)
-                }
-            } ?? 0
-        guard read == length, value.isFinite else {
-            let text = String(decoding: bytes[start..<index], as: UTF8.self)
-            let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
-            throw .numberOutOfRange(shown)
+        if digits > 19 || !autodiffd_decimal_to_double(mantissa, Int64(exponent), negative, &value) {
+            let length = index - start
+            let read =
+                bytes.baseAddress.map { base in
+                    UnsafeRawPointer(base + start).withMemoryRebound(to: CChar.self, capacity: length) {
+                        autodiffd_parse_double($0, length, &value)
+                    }
+                } ?? 0
+            guard read == length else { throw numberOutOfRange(from: start) }
         }
+        guard value.isFinite else { throw numberOutOfRange(from: start) }
         return value
+    }
+
+    /// The number from `start` to `index`, shortened for a message.
+    private func numberOutOfRange(from start: Int) -> Failure {
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        return .numberOutOfRange(text.count > 40 ? String(text.prefix(40)) + "…" : text)
     }
 
     private mutating func parseString() throws(Failure) -> String {
@@ -494,24 +527,45 @@ struct JSONParser {
         }
     }
 
-    /// Moves `index` past a run of digits, eight at a time while it can: numbers of 17 significant
-    /// digits are most of a tensor's text. The position lives in a local, so the loop keeps it in a
-    /// register instead of storing it on every byte.
-    private mutating func skipDigits() {
+    /// Moves `index` past a run of digits, adding them to `mantissa` (which wraps past 19 digits;
+    /// `count` says how many there were) eight at a time while it can: numbers of 17 significant
+    /// digits are most of a tensor's text. The position and the sums live in locals, so the loop
+    /// keeps them in registers.
+    @inline(__always)
+    private mutating func readDigits(into mantissa: inout UInt64, counting count: inout Int) {
         var position = index
-        defer { index = position }
+        var sum = mantissa
+        defer {
+            count += position - index
+            index = position
+            mantissa = sum
+        }
         guard let base = bytes.baseAddress else { return }
         let raw = UnsafeRawPointer(base)
         while position + 8 <= bytes.count {
-            let word = raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
             // All eight are digits exactly when each byte's high nibble is 3 and adding 6 keeps it 3.
             // (A byte that carries into the next when 6 is added has a high nibble F, and fails anyway.)
             let highs: UInt64 = 0xF0F0_F0F0_F0F0_F0F0
             let digits = (word & highs) | (((word &+ 0x0606_0606_0606_0606) & highs) >> 4)
             guard digits == 0x3333_3333_3333_3333 else { break }
+            sum = sum &* 100_000_000 &+ Self.value(ofEightDigits: word)
             position += 8
         }
-        while position < bytes.count, isDigit(base[position]) { position += 1 }
+        while position < bytes.count, isDigit(base[position]) {
+            sum = sum &* 10 &+ UInt64(base[position] &- UInt8(ascii: "0"))
+            position += 1
+        }
+    }
+
+    /// The value of eight ASCII digits loaded little-endian (the first digit in the low byte): pairs,
+    /// then fours, then the eight combined in the lanes of one word (fast_float's
+    /// `parse_eight_digits_unrolled`).
+    private static func value(ofEightDigits word: UInt64) -> UInt64 {
+        let mask: UInt64 = 0x0000_00FF_0000_00FF
+        let pairs = (word &- 0x3030_3030_3030_3030) &* 10 &+ ((word &- 0x3030_3030_3030_3030) >> 8)
+        let fours = (pairs & mask) &* (100 + (1_000_000 << 32)) &+ ((pairs >> 16) & mask) &* (1 + (10_000 << 32))
+        return fours >> 32
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

@@ -66,9 +66,10 @@ extension JSONWriter {
 
     /// `values` separated by commas, as `writeNumber` writes each, in one pass over the buffer.
     mutating func writeNumbers(_ values: ArraySlice<Double>) {
-        let perValue = Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE)
+        // The most each value takes, and the room the printer wants after the last.
+        let room = values.count * Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE) + Int(AUTODIFFD_DOUBLE_TEXT_MAX)
         _ = values.withUnsafeBufferPointer { values in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: values.count * perValue) { output in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { output in
                 guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
                 return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
             }
