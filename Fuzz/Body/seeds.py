@@ -57,9 +57,23 @@ bodies = [
     (0, {"graph": {"inputs": ["x"], "nodes": [{"id": "y", "op": "mul", "args": ["x", "x"]}]},
          "values": {"x": {"shape": [0, 3], "data": []}}, "outputs": ["y"]}),
 ]
+# A tensor of 24 values is 256 base64 characters: long enough that the parser keeps the text as
+# the body's bytes (JSONParser.minimumBase64Text); the second copy sends every "/" as "\/".
+LONG = {"shape": [4, 6], "dtype": "float64",
+        "base64": base64.b64encode(struct.pack("<24d", *[(i - 11.5) / 3 for i in range(24)])).decode()}
+SQUARE = {"inputs": ["x"], "nodes": [{"id": "y", "op": "mul", "args": ["x", "x"]}]}
+LONG_CALL = {"graph": SQUARE, "values": {"x": LONG}, "outputs": ["y"], "seeds": "ones",
+             "options": {"encoding": "base64"}}
+bodies.append((1, LONG_CALL))
+escaped = [(1, json.dumps(LONG_CALL).replace("/", "\\/"))]
+
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 for index, (endpoint, body) in enumerate(bodies):
     for limits in (0, 8):
         with open(os.path.join(out, f"seed-{index:02d}-{limits}"), "wb") as f:
             f.write(bytes([endpoint + limits]) + json.dumps(body).encode())
+for index, (endpoint, text) in enumerate(escaped, start=len(bodies)):
+    for limits in (0, 8):
+        with open(os.path.join(out, f"seed-{index:02d}-{limits}"), "wb") as f:
+            f.write(bytes([endpoint + limits]) + text.encode())
