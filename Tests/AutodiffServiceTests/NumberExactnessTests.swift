@@ -141,7 +141,7 @@ import Testing
 
     @Test func writtenNumbersAreDescriptionsAndReadBackExactly() throws {
         var random = SplitMix64(seed: 0x0DD_BA11)
-        var values: [Double] = [0, -0.0, 1, 0.1, 1e16, 1e21, 1e22, 1e-7, 5e-324, .greatestFiniteMagnitude, 1.0 / 3]
+        var values: [Double] = [0, -0.0, 1, 0.1, 1e16, 1e21, 1e22, 1e-7, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1.0 / 3]
         while values.count < 100_000 {
             let x = Double(bitPattern: random.next())
             if x.isFinite { values.append(x) }

@@ -58,9 +58,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let given = event.metadata { merged.merge(given) { $1 } }
+        let merged = metadata(for: event)
 
         var fields: [(String, Logger.Metadata.Value)] = [
             ("time", .string(Self.timestamp())), ("level", .string(event.level.rawValue)),

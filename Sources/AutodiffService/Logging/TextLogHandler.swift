@@ -32,11 +32,8 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let given = event.metadata { merged.merge(given) { $1 } }
         var event = event
-        event.metadata = merged
+        event.metadata = metadata(for: event)
         stream.log(event: event)
     }
 }
