@@ -16,7 +16,11 @@ struct CompiledEvaluation: Sendable {
 
     /// One node: its kernel reads `operands` (`Memory` addresses) and writes `count` elements at
     /// `output` in the arena or, with a `result`, into a new array: that target's value.
-    struct Instruction: Sendable {
+    ///
+    /// A class, not a struct: a kernel writes through pointers, so around each call Swift copied a
+    /// struct instruction read from an array, retaining and releasing its kernel's and operands'
+    /// arrays (three to five atomic operations per node); an object's `let`s are read in place.
+    final class Instruction: Sendable {
         let slot: Int
         let kernel: Kernel
         let operands: [Int]
@@ -25,7 +29,17 @@ struct CompiledEvaluation: Sendable {
         /// The index of the target (in `fixed` or `perRow`) this node writes directly.
         let result: Int?
 
+        init(slot: Int, kernel: Kernel, operands: [Int], output: Int, count: Int, result: Int?) {
+            self.slot = slot
+            self.kernel = kernel
+            self.operands = operands
+            self.output = output
+            self.count = count
+            self.result = result
+        }
+
         /// False (having stopped) when `deadline` passed.
+        @inline(__always)
         func run(_ memory: Memory, deadline: ContinuousClock.Instant?) -> Bool {
             kernel.run(memory, operands: operands, into: memory.arena + output, count: count, deadline: deadline)
         }
