@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Server CPU time per call: a release autodiffd on a local port, one body of scripts/bench/payloads.py
 # posted to /v1/backward with wrk for a while, and the server's utime + stime (from /proc/PID/stat)
-# over that run divided by the calls. On a shared machine this moves far less with other people's
+# over that run divided by the calls, and its minor page faults per call (memory the kernel had to
+# map in: glibc giving freed memory back and taking it again shows here). On a shared machine this moves far less with other people's
 # load than wall-clock latency; docs/PERFORMANCE.md compares changes with it. Also prints the server's
 # resident memory at the end of the run and its peak. Linux only.
 #
@@ -26,15 +27,19 @@ post() {
 }
 post 1 1 2s > /dev/null  # warm up: plan cache, allocator, page cache
 cpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+faults() { awk '{print $10}' "/proc/$server/stat"; }
 before=$(cpu)
+faults_before=$(faults)
 threads=1
 [ "$connections" -gt 1 ] && threads=2
 read -r _ calls errors median _ rate <<< "$(post "$threads" "$connections" "${seconds}s")"
 after=$(cpu)
-python3 - "$before" "$after" "$(getconf CLK_TCK)" "$calls" <<'PY'
+faults_after=$(faults)
+python3 - "$before" "$after" "$(getconf CLK_TCK)" "$calls" "$faults_before" "$faults_after" <<'PY'
 import sys
-before, after, ticks, calls = map(float, sys.argv[1:])
+before, after, ticks, calls, faults_before, faults_after = map(float, sys.argv[1:])
 print(f"cpu_us_per_call={(after - before) / ticks * 1e6 / calls:.1f}", end=" ")
+print(f"faults_per_call={(faults_after - faults_before) / calls:.0f}", end=" ")
 PY
 rss() { awk -v field="$1:" '$1 == field {printf "%.0f", $2 / 1024}' "/proc/$server/status"; }
 echo "workload=$workload connections=$connections calls=$calls errors=$errors median_ms=$median req_s=$rate" \

@@ -60,7 +60,7 @@ import Testing
             let values = Self.randomValues(count, &random)
             var output = [UInt8](repeating: 0, count: Base64.encodedLength(byteCount: count * 8))
             let written = output.withUnsafeMutableBytes {
-                Base64.encode(values, into: $0, implementation: implementation)
+                Base64.encode(values[...], into: $0, implementation: implementation)
             }
             #expect(written == output.count)
             #expect(String(decoding: output, as: UTF8.self) == Self.foundationBase64(values))

@@ -57,25 +57,26 @@ struct AutodiffAPI: Sendable {
         let (graphs, plans) = (self.graphs, self.plans)
         // One worker job does everything after the body arrives, so the call hops event loop →
         // worker → event loop once.
-        let bytes = try await work(deadline: deadline, client: client) {
+        let pieces = try await work(deadline: deadline, client: client) {
             try Self.respond(C.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline)
         }
-        return Self.json(bytes)
+        return Self.json(pieces)
     }
 
     /// Everything a compute call does once its body has arrived: parse, validate, look up a
     /// registered graph, compute and render. Runs on a worker (and in the request-body fuzzer).
+    /// Returns the response body: one buffer, or several in order for a big one (`JSONWriter.pieceCapacity`).
     static func respond<C: Computation>(
         _ computation: C.Type, to body: [UInt8], limits: Limits, graphs: GraphCache, plans: PlanCache,
         deadline: Deadline
-    ) throws -> ByteBuffer {
+    ) throws -> [ByteBuffer] {
         let (call, object) = try decodeCall(body, limits: limits, graphs: graphs)
         let parsed = try C(request: object, call: call, limits: limits)
         let graph = try graphs.graph(for: call.graph)
         var callLimits = limits
         callLimits.resultBytesPerElement = call.options.encoding.renderedBytesPerElement
         return try parsed.run(on: graph, call: call, limits: callLimits, deadline: deadline, plans: plans)
-            .serializedBuffer()
+            .serializedPieces()
     }
 
     /// The shared fields of a call's body and the whole request object. A `"graph"` whose exact text
@@ -306,6 +307,12 @@ struct AutodiffAPI: Sendable {
 
     static func json(_ buffer: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    }
+
+    /// A body in pieces, sent one after the other under one `Content-Length`.
+    static func json(_ pieces: [ByteBuffer]) -> Response {
+        guard pieces.count > 1 else { return json(pieces.first ?? ByteBuffer()) }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(contentsOf: pieces))
     }
 }
 

@@ -28,9 +28,18 @@ indirect enum JSONOutput: Sendable {
 
     /// Serializes straight into a buffer sized up front, ready to be a response body.
     func serializedBuffer() throws(AutodiffError) -> ByteBuffer {
+        let pieces = try serializedPieces()
+        guard pieces.count > 1, var whole = pieces.first else { return pieces.first ?? ByteBuffer() }
+        for piece in pieces.dropFirst() { whole.writeImmutableBuffer(piece) }
+        return whole
+    }
+
+    /// Serializes straight into buffers sized up front, whose bytes in order are the document: one
+    /// buffer, or several for a document past `JSONWriter.pieceCapacity` (see there).
+    func serializedPieces() throws(AutodiffError) -> [ByteBuffer] {
         var writer = JSONWriter(capacity: estimatedSize)
         try writer.write(self)
-        return writer.buffer
+        return writer.pieces
     }
 
     /// About how many bytes the serialized form takes: exact for base64 tensors, an upper bound for
@@ -58,9 +67,37 @@ indirect enum JSONOutput: Sendable {
 /// to the same float64, so every float64 survives a round trip exactly), by `CDragonbox` straight into
 /// the buffer; non-finite numbers are written as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
 struct JSONWriter {
+    /// The most one buffer is given up front, or grown to by a tensor's writer (`room(_:)`), which
+    /// past it starts the next buffer instead. A `ByteBuffer`'s capacity is a power of two, and a block
+    /// of 64 MiB no longer fits a thread's heap in glibc: it would be `mmap`ed for the call and
+    /// unmapped after it, every page faulted in again by the next (see `MallocPolicy`).
+    static let pieceCapacity = 32 << 20
+
+    /// The buffer being written; `finished` holds the full ones before it.
     var buffer: ByteBuffer
+    private var finished: [ByteBuffer] = []
+    /// About how many bytes the whole text takes, to size the next buffer.
+    private let estimate: Int
 
     init(capacity: Int = 256) {
+        estimate = capacity
+        buffer = ByteBufferAllocator().buffer(capacity: min(capacity, Self.pieceCapacity))
+    }
+
+    /// The text written, in order.
+    var pieces: [ByteBuffer] { finished + [buffer] }
+
+    /// Makes room for `count` more bytes and a little after them (the punctuation that follows): in
+    /// `buffer` if it has it or can grow to it within `pieceCapacity`, else in a new buffer that then
+    /// takes the writes.
+    mutating func room(_ count: Int) {
+        let wanted = count + 1024
+        guard buffer.writableBytes < wanted, buffer.readableBytes > 0,
+            buffer.readableBytes + wanted > Self.pieceCapacity
+        else { return }
+        let written = finished.reduce(buffer.readableBytes) { $0 + $1.readableBytes }
+        finished.append(buffer)
+        let capacity = min(max(wanted, estimate - written), Self.pieceCapacity)
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
     }
 

@@ -9,17 +9,25 @@ import Glibc
 /// the kernel. A large call allocates tens of megabytes (the body, decoded tensors, results, the
 /// response, whose `ByteBuffer` is rounded up to a power of two: 32 MiB for `big_base64`) and frees
 /// them at its end, so the next call faulted every page in again: a third of `big_base64`'s CPU.
+/// Most of a call's memory is not in glibc's main heap but in the per-thread heaps of the threads
+/// that allocate it (the body on a request task's thread, tensors and the response on a worker).
+/// Those heaps are `mmap`ed pieces of at most 64 MiB, and glibc unmaps a piece whenever a call's frees
+/// empty it, whatever the trim threshold, unless the top pad asks it to keep 64 MiB spare.
 /// `autodiffd` therefore sets
 ///
 /// ```
 /// M_MMAP_MAX       = 0         every block comes from a heap, where the next call reuses it
 /// M_TRIM_THRESHOLD = 256 MiB   a heap's free top is kept up to this size
+/// M_TOP_PAD        = 64 MiB    a per-thread heap emptied by a call is kept, not unmapped
 /// ```
 ///
-/// The price: the process keeps heap it has freed, up to its peak, instead of returning it. Either
-/// value set by the operator in `GLIBC_TUNABLES` (`glibc.malloc.mmap_max`,
-/// `glibc.malloc.trim_threshold`) is left as the operator set it, e.g.
-/// `GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072` to return a freed top at once.
+/// The price: the process keeps heap it has freed, up to its peak in each thread's heap, instead of
+/// returning it; and each heap grows in steps of 64 MiB of address space (pages are only backed by
+/// memory once written). A block of 64 MiB or more does not fit a per-thread heap and still gets an
+/// `mmap` of its own there. Any of the values set by the operator in `GLIBC_TUNABLES`
+/// (`glibc.malloc.mmap_max`, `glibc.malloc.trim_threshold`, `glibc.malloc.top_pad`) is left as the
+/// operator set it, e.g. `GLIBC_TUNABLES=glibc.malloc.trim_threshold=131072:glibc.malloc.top_pad=131072`
+/// to return freed memory at once.
 public enum MallocPolicy {
     /// One `mallopt` setting.
     public struct Setting: Equatable, Sendable {
@@ -33,6 +41,7 @@ public enum MallocPolicy {
     public static let defaults: [Setting] = [
         Setting(tunable: "glibc.malloc.mmap_max", option: Option.mmapMax, value: 0),
         Setting(tunable: "glibc.malloc.trim_threshold", option: Option.trimThreshold, value: 256 << 20),
+        Setting(tunable: "glibc.malloc.top_pad", option: Option.topPad, value: 64 << 20),
     ]
 
     /// The settings to make under `environment`: the defaults the operator did not set in `GLIBC_TUNABLES`
@@ -62,6 +71,7 @@ public enum MallocPolicy {
     /// The options' numbers in <malloc.h>.
     private enum Option {
         static let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
+        static let topPad: Int32 = -2  // M_TOP_PAD
         static let mmapMax: Int32 = -4  // M_MMAP_MAX
     }
 }

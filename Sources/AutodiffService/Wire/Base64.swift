@@ -20,10 +20,10 @@ enum Base64 {
     /// Encodes `values` as little-endian float64 bytes into `output`, which holds at least
     /// `encodedLength(byteCount: values.count * 8)` bytes; returns how many it wrote.
     static func encode(
-        _ values: [Double], into output: UnsafeMutableRawBufferPointer, implementation: Int32 = fastest
+        _ values: ArraySlice<Double>, into output: UnsafeMutableRawBufferPointer, implementation: Int32 = fastest
     ) -> Int {
         #if _endian(big)
-        let values = values.map { Double(bitPattern: $0.bitPattern.byteSwapped) }
+        let values = values.map { Double(bitPattern: $0.bitPattern.byteSwapped) }[...]
         #endif
         return values.withUnsafeBytes { encode(bytes: $0, into: output, implementation: implementation) }
     }

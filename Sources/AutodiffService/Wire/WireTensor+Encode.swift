@@ -20,10 +20,7 @@ extension JSONWriter {
             append("{\"shape\":")
             writeShape(tensor.shape)
             append(",\"dtype\":\"float64\",\"base64\":\"")
-            let length = Base64.encodedLength(byteCount: tensor.count * 8)
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
-                Base64.encode(tensor.data, into: output)
-            }
+            writeBase64(tensor.data)
             append("\"}")
         }
     }
@@ -64,16 +61,41 @@ extension JSONWriter {
         }
     }
 
-    /// `values` separated by commas, as `writeNumber` writes each, in one pass over the buffer.
+    /// How many values `writeNumbers` and `writeBase64` write in one step: a step's text fits a buffer
+    /// of `pieceCapacity`, and a multiple of 3 values is a whole number of base64 quads (no padding).
+    static let valuesPerStep = 3 << 18
+
+    /// `values` separated by commas, as `writeNumber` writes each, in one pass over the buffer per step.
     mutating func writeNumbers(_ values: ArraySlice<Double>) {
-        // The most each value takes, and the room the printer wants after the last.
-        let room = values.count * Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE) + Int(AUTODIFFD_DOUBLE_TEXT_MAX)
-        _ = values.withUnsafeBufferPointer { values in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: room) { output in
-                guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
-                return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
+        var start = values.startIndex
+        repeat {
+            let end = min(start + Self.valuesPerStep, values.endIndex)
+            if start > values.startIndex { append(byte: UInt8(ascii: ",")) }
+            // The most each value takes, and the room the printer wants after the last.
+            let bytes = (end - start) * Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE) + Int(AUTODIFFD_DOUBLE_TEXT_MAX)
+            room(bytes)
+            _ = values[start..<end].withUnsafeBufferPointer { values in
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { output in
+                    guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
+                    return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
+                }
             }
-        }
+            start = end
+        } while start < values.endIndex
+    }
+
+    /// The base64 text of `values` as little-endian float64 bytes, a step at a time.
+    private mutating func writeBase64(_ values: [Double]) {
+        var start = 0
+        repeat {
+            let end = min(start + Self.valuesPerStep, values.count)
+            let length = Base64.encodedLength(byteCount: (end - start) * 8)
+            room(length)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { output in
+                Base64.encode(values[start..<end], into: output)
+            }
+            start = end
+        } while start < values.count
     }
 
     /// Brackets for `shape` around `leaves` row-major leaves.
