@@ -148,7 +148,7 @@ extension Program {
     /// to `seeds(row)` (see `evaluationPlan`).
     func evaluate(
         values: [Tensor?], fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Int = 0,
-        resultBytes: Int, priorWork: Int = 0, seeds: (Int) -> [Tensor] = { _ in [] }
+        resultBytes: Int, priorWork: Int = 0, seeds: (Int) -> [SeedValue] = { _ in [] }
     ) throws(AutodiffError) -> (fixed: [Tensor], rows: [[Tensor]], work: Int) {
         let plan = try evaluationPlan(fixed: fixed, perRow: perRow, seedSlots: seedSlots, rows: rows > 0)
         return try evaluate(
@@ -166,7 +166,7 @@ extension Program {
     /// work including `priorWork`.
     func evaluate(
         _ plan: EvaluationPlan, values: [Tensor?], rows: Int, resultBytes: Int, priorWork: Int = 0,
-        seeds: (Int) -> [Tensor]
+        seeds: (Int) -> [SeedValue]
     ) throws(AutodiffError) -> (fixed: [Tensor], rows: [[Tensor]], work: Int) {
         // With nothing to compute per row, no row needs running, however many the seeds hold.
         let rows = plan.perRow.isEmpty ? 0 : rows
@@ -209,10 +209,7 @@ extension Program {
             for row in 0..<rows {
                 try checkDeadline()
                 for (place, (slot, seed)) in zip(compiled.seeds, zip(plan.seedSlots, seeds(row))) {
-                    guard seed.count == Shape.count(shapes[slot]) else {
-                        throw .internalError("a seed of shape \(seed.shape) was given for shape \(shapes[slot])")
-                    }
-                    if let place { Self.copy(seed, to: arena + place) }
+                    try seed.write(to: place.map { arena + $0 }, count: Shape.count(shapes[slot]))
                 }
                 let written = try run(compiled.repeated, memory)
                 rowResults.append(try tensors(plan.perRow, at: compiled.perRow, written: written, memory))
@@ -303,4 +300,45 @@ func stack(_ tensors: [Tensor], leading: [Int], each: [Int]) -> Tensor {
 
 extension [String] {
     var quotedList: String { "[" + map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
+}
+
+/// A seed's value for one row of an evaluation, written into the seed's place before the row runs.
+/// A seed of ones and a row of an identity are written there directly, never made as tensors first.
+enum SeedValue: Sendable {
+    case tensor(Tensor)
+    /// Every element this value (a seed of ones).
+    case filled(Double)
+    /// Zeros but a one at this index: a row of the identity (a Jacobian's row).
+    case basis(Int)
+
+    /// This seed for row `row` of a batch: a tensor's row; a filled or basis seed is the same in every row.
+    func row(_ row: Int) -> SeedValue {
+        switch self {
+        case .tensor(let tensor): .tensor(tensor.row(row))
+        case .filled, .basis: self
+        }
+    }
+
+    /// Writes the seed's `count` elements at `start` (`nil`: nothing reads the seed, so only checks).
+    func write(to start: UnsafeMutablePointer<Double>?, count: Int) throws(AutodiffError) {
+        switch self {
+        case .tensor(let tensor):
+            guard tensor.count == count else {
+                throw .internalError("a seed of shape \(tensor.shape) was given for \(count) elements")
+            }
+            guard let start else { return }
+            tensor.data.withUnsafeBufferPointer { data in
+                if let source = data.baseAddress { start.initialize(from: source, count: count) }
+            }
+        case .filled(let value):
+            start?.initialize(repeating: value, count: count)
+        case .basis(let index):
+            guard index >= 0, index < count else {
+                throw .internalError("a basis seed's one at \(index) is outside its \(count) elements")
+            }
+            guard let start else { return }
+            start.initialize(repeating: 0, count: count)
+            start[index] = 1
+        }
+    }
 }

@@ -198,8 +198,8 @@ extension Graph {
     /// with the batch size.
     private func resolveSeeds(
         _ seeds: [String: Seed], outputs: [Int], program: Program, batched: Bool, limits: Limits
-    ) throws(AutodiffError) -> (seeds: [Tensor], rows: Int) {
-        var result: [Tensor] = []
+    ) throws(AutodiffError) -> (seeds: [SeedValue], rows: Int) {
+        var result: [SeedValue] = []
         var rows: Int?
         for slot in outputs {
             let name = name(of: slot)
@@ -215,7 +215,7 @@ extension Graph {
                 }
                 if seeds[name] == nil && Shape.count(shape) != 1 { throw .seedRequired(output: name, shape: shape) }
                 try limits.checkStorage(shape, what: "the seed of ones for \"\(name)\"", node: name)
-                result.append(.filled(1, shape: shape))
+                result.append(.filled(1))
             case .tensor(let seed)?:
                 try limits.checkSize(seed.shape, what: "seed for \"\(name)\"", node: name)
                 if batched {
@@ -227,7 +227,7 @@ extension Graph {
                 } else if seed.shape != shape {
                     throw .seedShapeMismatch(output: name, expected: shape, got: seed.shape)
                 }
-                result.append(seed)
+                result.append(.tensor(seed))
             }
         }
         return (result, rows ?? 1)

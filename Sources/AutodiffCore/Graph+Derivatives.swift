@@ -49,11 +49,7 @@ extension Graph {
                 values: table + [Tensor?](repeating: nil, count: full.graph.slotCount - table.count),
                 fixed: [output], perRow: connected, seedSlots: [seedSlot], rows: rows, resultBytes: resultBytes,
                 priorWork: work,
-                seeds: { row in
-                    var basis = Tensor.filled(0, shape: outShape)
-                    basis.data[row] = 1
-                    return [basis]
-                })
+                seeds: { row in [.basis(row)] })
             work = result.work
             values[name(of: output)] = result.fixed[0]
             var position = 0
