@@ -172,7 +172,7 @@ public struct Graph: Sendable {
     // MARK: Growing the graph (differentiation)
 
     /// Appends a node named `preferredID`, or that with a suffix if taken. Returns its slot.
-    mutating func appendNode(_ node: Node, preferredID: String) -> Int {
+    mutating func appendNode(_ node: consuming Node, preferredID: String) -> Int {
         append(.node(node), preferredName: preferredID)
     }
 
@@ -183,18 +183,26 @@ public struct Graph: Sendable {
         return slot
     }
 
-    private mutating func append(_ definition: Definition, preferredName: String) -> Int {
+    private mutating func append(_ definition: consuming Definition, preferredName: String) -> Int {
         fingerprint = nil
+        let slot = definitions.count
         var name = preferredName
         var suffix = 1
-        while slots[name] != nil {
+        // One lookup when the name is free (the usual case): a taken name's slot is put back.
+        while let taken = slots.updateValue(slot, forKey: name) {
+            slots[name] = taken
             name = "\(preferredName)_\(suffix)"
             suffix += 1
         }
-        let slot = definitions.count
         definitions.append(definition)
         names.append(name)
-        slots[name] = slot
         return slot
+    }
+
+    /// Makes room for `count` more slots, so that growing by that many rehashes no names.
+    mutating func reserveCapacity(adding count: Int) {
+        definitions.reserveCapacity(definitions.count + count)
+        names.reserveCapacity(names.count + count)
+        slots.reserveCapacity(slots.count + count)
     }
 }
