@@ -50,14 +50,17 @@ public struct Graph: Sendable {
         try limits.checkNames(spec.inputs.count, "graph.inputs")
         try limits.checkNames(spec.constants.count, "graph.constants")
         let constants = spec.constants.sorted { $0.key < $1.key }
+        let slotCount = spec.inputs.count + constants.count + spec.nodes.count
         var slots: [String: Int] = [:]
         var names: [String] = []
+        slots.reserveCapacity(slotCount)
+        names.reserveCapacity(slotCount)
         for name in spec.inputs + constants.map(\.key) + spec.nodes.map(\.id) {
-            guard slots[name] == nil else { throw .duplicateName(name) }
-            slots[name] = names.count
+            guard slots.updateValue(names.count, forKey: name) == nil else { throw .duplicateName(name) }
             names.append(name)
         }
         var definitions = [Definition](repeating: .input, count: spec.inputs.count)
+        definitions.reserveCapacity(slotCount)
         for (name, value) in constants {
             try limits.checkSize(value.shape, what: "constant \"\(name)\"", node: name)
             definitions.append(.constant(value))
@@ -68,7 +71,7 @@ public struct Graph: Sendable {
         var parsed: [Node] = []
         parsed.reserveCapacity(spec.nodes.count)
         for node in spec.nodes {
-            guard let op = Op(rawValue: node.op) else { throw .unknownOp(node: node.id, op: node.op) }
+            guard let op = Self.ops[node.op] else { throw .unknownOp(node: node.id, op: node.op) }
             guard op.arity.accepts(node.args.count) else {
                 throw .arity(node: node.id, op: op.rawValue, expected: op.arity.text, got: node.args.count)
             }
@@ -90,18 +93,25 @@ public struct Graph: Sendable {
             parsed.append(Node(op: op, args: args, attrs: attrs))
         }
         let order = try Self.topologicalOrder(parsed, ids: spec.nodes.map(\.id), firstNodeSlot: firstNodeSlot)
-        var renumbered = [Int](0..<(firstNodeSlot + parsed.count))
-        for (position, index) in order.enumerated() { renumbered[firstNodeSlot + index] = firstNodeSlot + position }
-        for index in order {
-            let node = parsed[index]
-            let args = node.args.map { arg -> Arg in
-                if case .slot(let slot) = arg { return .slot(renumbered[slot]) }
-                return arg
+        if order.elementsEqual(parsed.indices) {
+            // Listed in an order that needs no change (a chain, say): slots and names stand.
+            for node in parsed { definitions.append(.node(node)) }
+        } else {
+            var renumbered = [Int](0..<(firstNodeSlot + parsed.count))
+            for (position, index) in order.enumerated() {
+                renumbered[firstNodeSlot + index] = firstNodeSlot + position
             }
-            definitions.append(.node(Node(op: node.op, args: args, attrs: node.attrs)))
-            names[renumbered[firstNodeSlot + index]] = spec.nodes[index].id
+            for index in order {
+                let node = parsed[index]
+                let args = node.args.map { arg -> Arg in
+                    if case .slot(let slot) = arg { return .slot(renumbered[slot]) }
+                    return arg
+                }
+                definitions.append(.node(Node(op: node.op, args: args, attrs: node.attrs)))
+                names[renumbered[firstNodeSlot + index]] = spec.nodes[index].id
+            }
+            for (slot, name) in names.enumerated() { slots[name] = slot }
         }
-        for (slot, name) in names.enumerated() { slots[name] = slot }
 
         self.inputs = spec.inputs
         self.definitions = definitions
@@ -110,22 +120,37 @@ public struct Graph: Sendable {
         self.fingerprint = Fingerprint(self)
     }
 
+    /// Every op by its name, for one hash lookup per node instead of `Op(rawValue:)`'s comparison
+    /// with each name in turn.
+    private static let ops = Dictionary(uniqueKeysWithValues: Op.allCases.map { ($0.rawValue, $0) })
+
     /// Node indices in dependency order, or the `cycle` error naming a node on a cycle.
     private static func topologicalOrder(
         _ nodes: [Node], ids: [String], firstNodeSlot: Int
     ) throws(AutodiffError) -> [Int] {
         var pending = [Int](repeating: 0, count: nodes.count)
-        var users = [[Int]](repeating: [], count: nodes.count)
+        // Node i's users, ascending, are users[userStart[i]..<userStart[i + 1]]: one array for all.
+        var userStart = [Int](repeating: 0, count: nodes.count + 1)
         for (index, node) in nodes.enumerated() {
             for case .slot(let slot) in node.args where slot >= firstNodeSlot {
                 pending[index] += 1
-                users[slot - firstNodeSlot].append(index)
+                userStart[slot - firstNodeSlot + 1] += 1
+            }
+        }
+        for index in 0..<nodes.count { userStart[index + 1] += userStart[index] }
+        var users = [Int](repeating: 0, count: userStart[nodes.count])
+        var filled = userStart
+        for (index, node) in nodes.enumerated() {
+            for case .slot(let slot) in node.args where slot >= firstNodeSlot {
+                users[filled[slot - firstNodeSlot]] = index
+                filled[slot - firstNodeSlot] += 1
             }
         }
         var ready = (0..<nodes.count).filter { pending[$0] == 0 }
         var cursor = 0
         while cursor < ready.count {
-            for user in users[ready[cursor]] {
+            let node = ready[cursor]
+            for user in users[userStart[node]..<userStart[node + 1]] {
                 pending[user] -= 1
                 if pending[user] == 0 { ready.append(user) }
             }
