@@ -7,9 +7,13 @@ public struct Graph: Sendable {
     /// Input names in the order clients list them.
     public private(set) var inputs: [String]
     private(set) var definitions: [Definition]
-    /// The name of every slot, and the inverse map.
-    private(set) var names: [String]
+    /// The name of every slot, and the inverse map. Nodes added by differentiation from
+    /// `firstUnnamed` on hold the name they prefer, not yet made unique, and are not in `slots`:
+    /// most calls never need their names, and a hash-table insert per added node was the largest
+    /// part of a large fresh call's growth with size. `name(of:)` and `spec` give their final names.
+    private var names: [String]
     private(set) var slots: [String: Int]
+    private var firstUnnamed: Int
     /// What the graph computes, as a digest for `PlanCache` keys; `nil` once differentiation grew it.
     private(set) var fingerprint: Fingerprint?
 
@@ -39,7 +43,11 @@ public struct Graph: Sendable {
         return slot
     }
 
-    func name(of slot: Int) -> String { names[slot] }
+    /// The name of `slot`: for a node added by differentiation, as `spec` gives it (worked out
+    /// over every node added before it until `nameAddedNodes()` runs).
+    func name(of slot: Int) -> String {
+        slot < firstUnnamed ? names[slot] : unnamedNames(through: slot)[slot - firstUnnamed]
+    }
 
     /// Validates `spec`: unique names, known ops, arity, attribute names and kinds, resolvable
     /// arguments and no cycle. Iterative throughout, so a 100 000-node chain is fine.
@@ -117,6 +125,7 @@ public struct Graph: Sendable {
         self.definitions = definitions
         self.names = names
         self.slots = slots
+        self.firstUnnamed = names.count
         self.fingerprint = Fingerprint(self)
     }
 
@@ -174,6 +183,10 @@ public struct Graph: Sendable {
 
     /// The client form with every input but only the constants and nodes whose slot is `included`.
     func spec(including included: (Int) -> Bool) -> GraphSpec {
+        var names = names
+        if firstUnnamed < names.count {
+            names.replaceSubrange(firstUnnamed..., with: unnamedNames(through: names.count - 1))
+        }
         var spec = GraphSpec(inputs: inputs, nodes: [])
         for (slot, definition) in definitions.enumerated() where included(slot) {
             switch definition {
@@ -196,38 +209,70 @@ public struct Graph: Sendable {
 
     // MARK: Growing the graph (differentiation)
 
-    /// Appends a node named `preferredID`, or that with a suffix if taken. Returns its slot.
+    /// Appends a node named `preferredID`, or that with a suffix if taken (decided when its name is
+    /// first needed, exactly as if it were decided now). Returns its slot.
     mutating func appendNode(_ node: consuming Node, preferredID: String) -> Int {
-        append(.node(node), preferredName: preferredID)
+        fingerprint = nil
+        definitions.append(.node(node))
+        names.append(preferredID)
+        return definitions.count - 1
     }
 
     /// Appends an input named `preferredName`, or that with a suffix if taken. Returns its slot.
     mutating func appendInput(preferredName: String) -> Int {
-        let slot = append(.input, preferredName: preferredName)
+        fingerprint = nil
+        // Names are decided in slot order, so every node before the input gets its own first.
+        nameAddedNodes()
+        let slot = definitions.count
+        definitions.append(.input)
+        names.append(claimName(preferredName, for: slot))
+        firstUnnamed = names.count
         inputs.append(names[slot])
         return slot
     }
 
-    private mutating func append(_ definition: consuming Definition, preferredName: String) -> Int {
-        fingerprint = nil
-        let slot = definitions.count
-        var name = preferredName
-        var suffix = 1
-        // One lookup when the name is free (the usual case): a taken name's slot is put back.
-        while let taken = slots.updateValue(slot, forKey: name) {
-            slots[name] = taken
-            name = "\(preferredName)_\(suffix)"
-            suffix += 1
+    /// Decides the names of the nodes added since the last time, in slot order.
+    mutating func nameAddedNodes() {
+        while firstUnnamed < names.count {
+            names[firstUnnamed] = claimName(names[firstUnnamed], for: firstUnnamed)
+            firstUnnamed += 1
         }
-        definitions.append(definition)
-        names.append(name)
-        return slot
     }
 
-    /// Makes room for `count` more slots, so that growing by that many rehashes no names.
+    /// `preferred`, or that with the first suffix `_1`, `_2`, … that no slot has, entered in `slots`
+    /// for `slot`. One lookup when the name is free (the usual case): a taken name's slot is put back.
+    private mutating func claimName(_ preferred: String, for slot: Int) -> String {
+        var name = preferred
+        var suffix = 1
+        while let taken = slots.updateValue(slot, forKey: name) {
+            slots[name] = taken
+            name = "\(preferred)_\(suffix)"
+            suffix += 1
+        }
+        return name
+    }
+
+    /// The names of the nodes from `firstUnnamed` through `last`, each made unique in slot order as
+    /// `claimName` would, without entering them in `slots`.
+    private func unnamedNames(through last: Int) -> [String] {
+        var claimed = Set<String>()
+        var result: [String] = []
+        for slot in firstUnnamed...last {
+            var name = names[slot]
+            var suffix = 1
+            while slots[name] != nil || claimed.contains(name) {
+                name = "\(names[slot])_\(suffix)"
+                suffix += 1
+            }
+            claimed.insert(name)
+            result.append(name)
+        }
+        return result
+    }
+
+    /// Makes room for `count` more slots.
     mutating func reserveCapacity(adding count: Int) {
         definitions.reserveCapacity(definitions.count + count)
         names.reserveCapacity(names.count + count)
-        slots.reserveCapacity(slots.count + count)
     }
 }

@@ -80,6 +80,11 @@ struct Program: Sendable {
         plans.reserveCapacity(plans.count + count)
     }
 
+    /// Decides the names of the nodes differentiation added (before reading many of them).
+    mutating func nameAddedNodes() {
+        graph.nameAddedNodes()
+    }
+
     /// Appends an input of `shape`; returns its slot.
     mutating func addInput(preferredName: String, shape: [Int]) -> Int {
         let slot = graph.appendInput(preferredName: preferredName)
