@@ -108,16 +108,20 @@ extension Program {
         }
 
         // Each node's arguments, with transposes folded into the matrix products that read them.
+        var ops: [Op?] = []
         var arguments: [[Graph.Arg]] = []
         var transposes: [(Bool, Bool)] = []
+        ops.reserveCapacity(order.count)
         arguments.reserveCapacity(order.count)
         transposes.reserveCapacity(order.count)
         for slot in order {
             guard case .node(let node) = graph.definitions[slot] else {
+                ops.append(nil)
                 arguments.append([])
                 transposes.append((false, false))
                 continue
             }
+            ops.append(node.op)
             var args = node.args
             var flags = [false, false]
             if node.op == .matmul {
@@ -170,11 +174,11 @@ extension Program {
         var companion = [Int?](repeating: nil, count: graph.slotCount)
         var computedWithCompanion = [Bool](repeating: false, count: graph.slotCount)
         var unpaired: [Int: Int] = [:]
-        for slot in order {
-            guard case .node(let node) = graph.definitions[slot], node.op == .sin || node.op == .cos,
-                case .slot(let x) = node.args[0], lastRead[slot] >= 0, targetCount[slot] == 0
+        for (index, slot) in order.enumerated() {
+            guard let op = ops[index], op == .sin || op == .cos, case .slot(let x) = arguments[index][0],
+                lastRead[slot] >= 0, targetCount[slot] == 0
             else { continue }
-            let (own, other) = node.op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
+            let (own, other) = op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
             if let first = unpaired.removeValue(forKey: other) {
                 companion[first] = slot
                 computedWithCompanion[slot] = true
@@ -215,14 +219,21 @@ extension Program {
             }
         }
 
-        var releaseAt = [[Int]](repeating: [], count: order.count)
-        var instructions: [CompiledEvaluation.Instruction] = []
-        instructions.reserveCapacity(order.count)
+        // The slots whose places are free once each position has run, in the order they were
+        // added: a list per position threaded through `nextReleased` (no array per position).
+        var releases = ReleaseLists(positions: order.count, slots: graph.slotCount)
+        // Instructions in order: those of `once` first, then those of `repeated`.
+        var onceInstructions: [CompiledEvaluation.Instruction] = []
+        var repeatedInstructions: [CompiledEvaluation.Instruction] = []
+        onceInstructions.reserveCapacity(once.count)
+        repeatedInstructions.reserveCapacity(repeated.count)
         for (index, slot) in order.enumerated() {
             // Places whose last reader is this node are free for the nodes after it.
             defer {
-                for released in releaseAt[index] {
+                var released = releases.first(index)
+                while released >= 0 {
                     if let offset = location[released] { memory.give(offset, Shape.count(shapes[released])) }
+                    released = releases.next(released)
                 }
             }
             guard case .node(let node) = graph.definitions[slot] else {
@@ -234,7 +245,7 @@ extension Program {
             if lastRead[slot] < 0 || computedWithCompanion[slot] { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             let args = arguments[index]
-            var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: args.map(shape))
+            var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args))
             if case .matmul(let matmul, _, _) = kernel {
                 kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
             }
@@ -249,7 +260,7 @@ extension Program {
             } else {
                 output = memory.take(count)
                 location[slot] = output
-                releaseAt[Swift.max(index, lastRead[slot])].append(slot)
+                releases.append(slot, at: Swift.max(index, lastRead[slot]))
             }
             if let second = companion[slot] {
                 kernel = .sinCos(cosineFirst: node.op == .cos)
@@ -258,20 +269,22 @@ extension Program {
                     place = memory.permanent(count)
                 } else {
                     place = memory.take(count)
-                    releaseAt[lastRead[second]].append(second)
+                    releases.append(second, at: lastRead[second])
                 }
                 location[second] = place
                 operands.append(place)
             }
-            instructions.append(
-                CompiledEvaluation.Instruction(
-                    slot: slot, kernel: kernel, operands: operands, output: output, count: count,
-                    result: writtenAs[slot]))
+            let instruction = CompiledEvaluation.Instruction(
+                slot: slot, kernel: kernel, operands: operands, output: output, count: count, result: writtenAs[slot])
+            if index < once.count {
+                onceInstructions.append(instruction)
+            } else {
+                repeatedInstructions.append(instruction)
+            }
         }
         let targets = (fixed + perRow).map { slot in writtenAs[slot] == nil ? place(slot) : nil }
-        let split = instructions.firstIndex { isRepeated($0.slot) } ?? instructions.count
         return CompiledEvaluation(
-            once: Array(instructions[..<split]), repeated: Array(instructions[split...]), size: memory.size,
+            once: onceInstructions, repeated: repeatedInstructions, size: memory.size,
             inputsInPlace: inputsInPlace, inputs: inputs, constants: constants, literals: literals,
             seeds: seedSlots.map { location[$0] }, fixed: Array(targets[..<fixed.count]),
             perRow: Array(targets[fixed.count...]))
@@ -286,6 +299,35 @@ extension Program {
         for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
         return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 ? source : nil
     }
+}
+
+/// For each position of an evaluation order, the slots released after it, in the order added.
+private struct ReleaseLists {
+    private var head: [Int]
+    private var tail: [Int]
+    /// The slot added after each slot at the same position, or -1. A slot is added at most once.
+    private var following: [Int]
+
+    init(positions: Int, slots: Int) {
+        head = [Int](repeating: -1, count: positions)
+        tail = [Int](repeating: -1, count: positions)
+        following = [Int](repeating: -1, count: slots)
+    }
+
+    mutating func append(_ slot: Int, at position: Int) {
+        if tail[position] < 0 {
+            head[position] = slot
+        } else {
+            following[tail[position]] = slot
+        }
+        tail[position] = slot
+    }
+
+    /// The first slot released after `position`, or -1.
+    func first(_ position: Int) -> Int { head[position] }
+
+    /// The slot released after `slot` at the same position, or -1.
+    func next(_ slot: Int) -> Int { following[slot] }
 }
 
 /// Places in an arena: permanent ones, and ones taken and given back by size.

@@ -173,7 +173,9 @@ extension Graph {
                 gradients[index] = try builder.zeros(program.shapes[input.slot])
             }
         }
-        let differentiated = builder.program
+        var differentiated = builder.program
+        // The returned graph names every node it holds; a call without it never names them.
+        if returnGraph { differentiated.nameAddedNodes() }
         let connected = gradients.compactMap { gradient -> Int? in
             if case .slot(let s) = gradient { return s }
             return nil

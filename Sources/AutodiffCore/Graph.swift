@@ -7,9 +7,13 @@ public struct Graph: Sendable {
     /// Input names in the order clients list them.
     public private(set) var inputs: [String]
     private(set) var definitions: [Definition]
-    /// The name of every slot, and the inverse map.
-    private(set) var names: [String]
+    /// The name of every slot, and the inverse map. Nodes added by differentiation from
+    /// `firstUnnamed` on hold the name they prefer, not yet made unique, and are not in `slots`:
+    /// most calls never need their names, and a hash-table insert per added node was the largest
+    /// part of a large fresh call's growth with size. `name(of:)` and `spec` give their final names.
+    private var names: [String]
     private(set) var slots: [String: Int]
+    private var firstUnnamed: Int
     /// What the graph computes, as a digest for `PlanCache` keys; `nil` once differentiation grew it.
     private(set) var fingerprint: Fingerprint?
 
@@ -39,7 +43,11 @@ public struct Graph: Sendable {
         return slot
     }
 
-    func name(of slot: Int) -> String { names[slot] }
+    /// The name of `slot`: for a node added by differentiation, as `spec` gives it (worked out
+    /// over every node added before it until `nameAddedNodes()` runs).
+    func name(of slot: Int) -> String {
+        slot < firstUnnamed ? names[slot] : unnamedNames(through: slot)[slot - firstUnnamed]
+    }
 
     /// Validates `spec`: unique names, known ops, arity, attribute names and kinds, resolvable
     /// arguments and no cycle. Iterative throughout, so a 100 000-node chain is fine.
@@ -50,14 +58,17 @@ public struct Graph: Sendable {
         try limits.checkNames(spec.inputs.count, "graph.inputs")
         try limits.checkNames(spec.constants.count, "graph.constants")
         let constants = spec.constants.sorted { $0.key < $1.key }
+        let slotCount = spec.inputs.count + constants.count + spec.nodes.count
         var slots: [String: Int] = [:]
         var names: [String] = []
+        slots.reserveCapacity(slotCount)
+        names.reserveCapacity(slotCount)
         for name in spec.inputs + constants.map(\.key) + spec.nodes.map(\.id) {
-            guard slots[name] == nil else { throw .duplicateName(name) }
-            slots[name] = names.count
+            guard slots.updateValue(names.count, forKey: name) == nil else { throw .duplicateName(name) }
             names.append(name)
         }
         var definitions = [Definition](repeating: .input, count: spec.inputs.count)
+        definitions.reserveCapacity(slotCount)
         for (name, value) in constants {
             try limits.checkSize(value.shape, what: "constant \"\(name)\"", node: name)
             definitions.append(.constant(value))
@@ -68,7 +79,7 @@ public struct Graph: Sendable {
         var parsed: [Node] = []
         parsed.reserveCapacity(spec.nodes.count)
         for node in spec.nodes {
-            guard let op = Op(rawValue: node.op) else { throw .unknownOp(node: node.id, op: node.op) }
+            guard let op = Self.ops[node.op] else { throw .unknownOp(node: node.id, op: node.op) }
             guard op.arity.accepts(node.args.count) else {
                 throw .arity(node: node.id, op: op.rawValue, expected: op.arity.text, got: node.args.count)
             }
@@ -90,42 +101,65 @@ public struct Graph: Sendable {
             parsed.append(Node(op: op, args: args, attrs: attrs))
         }
         let order = try Self.topologicalOrder(parsed, ids: spec.nodes.map(\.id), firstNodeSlot: firstNodeSlot)
-        var renumbered = [Int](0..<(firstNodeSlot + parsed.count))
-        for (position, index) in order.enumerated() { renumbered[firstNodeSlot + index] = firstNodeSlot + position }
-        for index in order {
-            let node = parsed[index]
-            let args = node.args.map { arg -> Arg in
-                if case .slot(let slot) = arg { return .slot(renumbered[slot]) }
-                return arg
+        if order.elementsEqual(parsed.indices) {
+            // Listed in an order that needs no change (a chain, say): slots and names stand.
+            for node in parsed { definitions.append(.node(node)) }
+        } else {
+            var renumbered = [Int](0..<(firstNodeSlot + parsed.count))
+            for (position, index) in order.enumerated() {
+                renumbered[firstNodeSlot + index] = firstNodeSlot + position
             }
-            definitions.append(.node(Node(op: node.op, args: args, attrs: node.attrs)))
-            names[renumbered[firstNodeSlot + index]] = spec.nodes[index].id
+            for index in order {
+                let node = parsed[index]
+                let args = node.args.map { arg -> Arg in
+                    if case .slot(let slot) = arg { return .slot(renumbered[slot]) }
+                    return arg
+                }
+                definitions.append(.node(Node(op: node.op, args: args, attrs: node.attrs)))
+                names[renumbered[firstNodeSlot + index]] = spec.nodes[index].id
+            }
+            for (slot, name) in names.enumerated() { slots[name] = slot }
         }
-        for (slot, name) in names.enumerated() { slots[name] = slot }
 
         self.inputs = spec.inputs
         self.definitions = definitions
         self.names = names
         self.slots = slots
+        self.firstUnnamed = names.count
         self.fingerprint = Fingerprint(self)
     }
+
+    /// Every op by its name, for one hash lookup per node instead of `Op(rawValue:)`'s comparison
+    /// with each name in turn.
+    private static let ops = Dictionary(uniqueKeysWithValues: Op.allCases.map { ($0.rawValue, $0) })
 
     /// Node indices in dependency order, or the `cycle` error naming a node on a cycle.
     private static func topologicalOrder(
         _ nodes: [Node], ids: [String], firstNodeSlot: Int
     ) throws(AutodiffError) -> [Int] {
         var pending = [Int](repeating: 0, count: nodes.count)
-        var users = [[Int]](repeating: [], count: nodes.count)
+        // Node i's users, ascending, are users[userStart[i]..<userStart[i + 1]]: one array for all.
+        var userStart = [Int](repeating: 0, count: nodes.count + 1)
         for (index, node) in nodes.enumerated() {
             for case .slot(let slot) in node.args where slot >= firstNodeSlot {
                 pending[index] += 1
-                users[slot - firstNodeSlot].append(index)
+                userStart[slot - firstNodeSlot + 1] += 1
+            }
+        }
+        for index in 0..<nodes.count { userStart[index + 1] += userStart[index] }
+        var users = [Int](repeating: 0, count: userStart[nodes.count])
+        var filled = userStart
+        for (index, node) in nodes.enumerated() {
+            for case .slot(let slot) in node.args where slot >= firstNodeSlot {
+                users[filled[slot - firstNodeSlot]] = index
+                filled[slot - firstNodeSlot] += 1
             }
         }
         var ready = (0..<nodes.count).filter { pending[$0] == 0 }
         var cursor = 0
         while cursor < ready.count {
-            for user in users[ready[cursor]] {
+            let node = ready[cursor]
+            for user in users[userStart[node]..<userStart[node + 1]] {
                 pending[user] -= 1
                 if pending[user] == 0 { ready.append(user) }
             }
@@ -149,6 +183,10 @@ public struct Graph: Sendable {
 
     /// The client form with every input but only the constants and nodes whose slot is `included`.
     func spec(including included: (Int) -> Bool) -> GraphSpec {
+        var names = names
+        if firstUnnamed < names.count {
+            names.replaceSubrange(firstUnnamed..., with: unnamedNames(through: names.count - 1))
+        }
         var spec = GraphSpec(inputs: inputs, nodes: [])
         for (slot, definition) in definitions.enumerated() where included(slot) {
             switch definition {
@@ -171,30 +209,70 @@ public struct Graph: Sendable {
 
     // MARK: Growing the graph (differentiation)
 
-    /// Appends a node named `preferredID`, or that with a suffix if taken. Returns its slot.
-    mutating func appendNode(_ node: Node, preferredID: String) -> Int {
-        append(.node(node), preferredName: preferredID)
+    /// Appends a node named `preferredID`, or that with a suffix if taken (decided when its name is
+    /// first needed, exactly as if it were decided now). Returns its slot.
+    mutating func appendNode(_ node: consuming Node, preferredID: String) -> Int {
+        fingerprint = nil
+        definitions.append(.node(node))
+        names.append(preferredID)
+        return definitions.count - 1
     }
 
     /// Appends an input named `preferredName`, or that with a suffix if taken. Returns its slot.
     mutating func appendInput(preferredName: String) -> Int {
-        let slot = append(.input, preferredName: preferredName)
+        fingerprint = nil
+        // Names are decided in slot order, so every node before the input gets its own first.
+        nameAddedNodes()
+        let slot = definitions.count
+        definitions.append(.input)
+        names.append(claimName(preferredName, for: slot))
+        firstUnnamed = names.count
         inputs.append(names[slot])
         return slot
     }
 
-    private mutating func append(_ definition: Definition, preferredName: String) -> Int {
-        fingerprint = nil
-        var name = preferredName
+    /// Decides the names of the nodes added since the last time, in slot order.
+    mutating func nameAddedNodes() {
+        while firstUnnamed < names.count {
+            names[firstUnnamed] = claimName(names[firstUnnamed], for: firstUnnamed)
+            firstUnnamed += 1
+        }
+    }
+
+    /// `preferred`, or that with the first suffix `_1`, `_2`, … that no slot has, entered in `slots`
+    /// for `slot`. One lookup when the name is free (the usual case): a taken name's slot is put back.
+    private mutating func claimName(_ preferred: String, for slot: Int) -> String {
+        var name = preferred
         var suffix = 1
-        while slots[name] != nil {
-            name = "\(preferredName)_\(suffix)"
+        while let taken = slots.updateValue(slot, forKey: name) {
+            slots[name] = taken
+            name = "\(preferred)_\(suffix)"
             suffix += 1
         }
-        let slot = definitions.count
-        definitions.append(definition)
-        names.append(name)
-        slots[name] = slot
-        return slot
+        return name
+    }
+
+    /// The names of the nodes from `firstUnnamed` through `last`, each made unique in slot order as
+    /// `claimName` would, without entering them in `slots`.
+    private func unnamedNames(through last: Int) -> [String] {
+        var claimed = Set<String>()
+        var result: [String] = []
+        for slot in firstUnnamed...last {
+            var name = names[slot]
+            var suffix = 1
+            while slots[name] != nil || claimed.contains(name) {
+                name = "\(names[slot])_\(suffix)"
+                suffix += 1
+            }
+            claimed.insert(name)
+            result.append(name)
+        }
+        return result
+    }
+
+    /// Makes room for `count` more slots.
+    mutating func reserveCapacity(adding count: Int) {
+        definitions.reserveCapacity(definitions.count + count)
+        names.reserveCapacity(names.count + count)
     }
 }

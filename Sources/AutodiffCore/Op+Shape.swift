@@ -117,6 +117,8 @@ extension Op {
             return Plan(shape: input, layout: .map, work: inputIterations)
 
         case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .gt, .ge, .lt, .le, .eq, .ne, .where:
+            // Arguments of one shape (the usual case) need no broadcasting.
+            if args.allSatisfy({ $0 == input }) { return try broadcastPlan(args, to: input) }
             var shape: [Int] = []
             for arg in args {
                 guard let joined = Shape.broadcast(shape, arg) else {
@@ -320,7 +322,9 @@ extension Op {
     }
 
     private func broadcastPlan(_ args: [[Int]], to shape: [Int]) throws(AutodiffError) -> Plan {
-        let strides = args.map { Shape.broadcastStrides($0, to: shape) }
+        // Arguments of the result's own shape (the usual case) share one array of strides.
+        let own = args.contains(shape) ? Shape.broadcastStrides(shape, to: shape) : []
+        let strides = args.map { $0 == shape ? own : Shape.broadcastStrides($0, to: shape) }
         let work = (Shape.iterations(shape) ?? Int.max).multipliedClamped(by: args.count)
         return Plan(shape: shape, layout: .broadcast(strides: strides), work: work)
     }

@@ -30,7 +30,7 @@ struct Program: Sendable {
                 plans.append(nil)
             case .node(let node):
                 let plan = try node.op.plan(
-                    node: graph.name(of: slot), attrs: node.attrs, args: node.args.map(shape), limits: limits)
+                    node: graph.name(of: slot), attrs: node.attrs, args: shapes(of: node.args), limits: limits)
                 shapes.append(plan.shape)
                 plans.append(plan)
             }
@@ -42,6 +42,15 @@ struct Program: Sendable {
         case .slot(let slot): shapes[slot]
         case .literal: []
         }
+    }
+
+    /// The shapes of `args`. (A loop rather than `args.map(shape)`, which would copy the whole
+    /// program into a closure, retaining every array it holds, once per call.)
+    func shapes(of args: [Graph.Arg]) -> [[Int]] {
+        var result: [[Int]] = []
+        result.reserveCapacity(args.count)
+        for arg in args { result.append(shape(arg)) }
+        return result
     }
 
     // MARK: Growing (used by differentiation)
@@ -57,11 +66,23 @@ struct Program: Sendable {
         }
         if graph.slotCount % 256 == 0 { try checkDeadline() }
         let attrs = try Attributes(validating: rawAttrs, op: op, node: id)
-        let plan = try op.plan(node: id, attrs: attrs, args: args.map(shape), limits: limits)
+        let plan = try op.plan(node: id, attrs: attrs, args: shapes(of: args), limits: limits)
         let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferredID: id)
         shapes.append(plan.shape)
         plans.append(plan)
         return .slot(slot)
+    }
+
+    /// Makes room for `count` more slots.
+    mutating func reserveCapacity(adding count: Int) {
+        graph.reserveCapacity(adding: count)
+        shapes.reserveCapacity(shapes.count + count)
+        plans.reserveCapacity(plans.count + count)
+    }
+
+    /// Decides the names of the nodes differentiation added (before reading many of them).
+    mutating func nameAddedNodes() {
+        graph.nameAddedNodes()
     }
 
     /// Appends an input of `shape`; returns its slot.

@@ -119,11 +119,13 @@ public enum Shape {
 
     /// Strides for reading a tensor of `shape` as if broadcast to `target` (0 along broadcast axes).
     static func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
-        let own = strides(shape)
         let offset = target.count - shape.count
         var result = [Int](repeating: 0, count: target.count)
-        for axis in 0..<shape.count where shape[axis] != 1 || target[axis + offset] == 1 {
-            result[axis + offset] = shape[axis] == 1 ? 0 : own[axis]
+        // `running` is the axis's stride in `shape`'s own layout (as `strides(shape)` computes it).
+        var running = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            if shape[axis] != 1 { result[axis + offset] = running }
+            running *= shape[axis]
         }
         return result
     }

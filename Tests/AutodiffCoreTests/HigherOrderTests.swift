@@ -228,6 +228,32 @@ struct HigherOrderTests {
         expectEqual(second.gradients["seed:y"], try vector([3, 12, 27]))
     }
 
+    @Test func backwardGraphKeepsTheGraphsOwnNames() throws {
+        // The graph already uses the names differentiation picks first (its seed input's and its
+        // nodes'), and one of them reads another: the returned graph must keep every one of the
+        // graph's names for the graph's own value and still compute the gradients.
+        let g = try graph(
+            inputs: ["x", "seed:y"], node("grad1", .mul, "x", "x"), node("grad2", .sin, "grad1"),
+            node("grad1_1", .mul, "grad2", "x"), node("y", .add, "grad1_1", "seed:y"))
+        let x = try vector([0.5, -1.25, 2])
+        let shift = try vector([1, 2, 3])
+        let seed = try vector([1, -0.5, 0.25])
+        let r = try g.backward(
+            values: ["x": x, "seed:y": shift], outputs: ["y"], seeds: ["y": .tensor(seed)],
+            options: BackwardOptions(returnGraph: true))
+        let bg = try #require(r.backwardGraph)
+        let back = try Graph(bg.graph)  // unique names, or this throws duplicate_name
+        let seedInput = try #require(bg.graph.inputs.first { !["x", "seed:y"].contains($0) })
+        let feed = ["x": x, "seed:y": shift, seedInput: seed]
+        // The gradient reads grad1 (sin's rule) and grad2 (mul's rule) under their own names.
+        for id in ["grad1", "grad2"] {
+            expectEqual(try back.value(id, feed), try g.value(id, ["x": x, "seed:y": shift]), id)
+        }
+        for input in ["x", "seed:y"] {
+            expectEqual(try back.value(try #require(bg.outputs[input]), feed), try #require(r.gradients[input]), input)
+        }
+    }
+
     @Test func backwardGraphOfAnMLPMatchesTheGradients() throws {
         let g = try Self.mlp()
         let values = try Self.randomValues(Self.mlpShapes, "backward graph")
