@@ -33,23 +33,18 @@ private func respond(
 ) throws -> ByteBuffer {
     let deadline = ContinuousClock.now + .seconds(5)
     switch endpoint {
-    case 0: return joined(try AutodiffAPI.respond(
+    case 0: return JSONWriter.joined(try AutodiffAPI.respond(
         ForwardComputation.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline))
-    case 1: return joined(try AutodiffAPI.respond(
+    case 1: return JSONWriter.joined(try AutodiffAPI.respond(
         BackwardComputation.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline))
-    case 2: return joined(try AutodiffAPI.respond(
+    case 2: return JSONWriter.joined(try AutodiffAPI.respond(
         JacobianComputation.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline))
-    case 3: return joined(try AutodiffAPI.respond(
+    case 3: return JSONWriter.joined(try AutodiffAPI.respond(
         JVPComputation.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline))
-    case 4: return joined(try AutodiffAPI.respond(
+    case 4: return JSONWriter.joined(try AutodiffAPI.respond(
         HVPComputation.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline))
     default: return try AutodiffAPI.register(body, limits: limits, graphs: graphs).1
     }
-}
-
-/// A response body's pieces as one buffer.
-private func joined(_ pieces: [ByteBuffer]) -> ByteBuffer {
-    pieces.reduce(into: ByteBuffer()) { $0.writeImmutableBuffer($1) }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -283,7 +283,7 @@ extension Program {
         return try nest(0)
     }
 
-    private static func copy(_ value: Tensor, to start: UnsafeMutablePointer<Double>) {
+    fileprivate static func copy(_ value: Tensor, to start: UnsafeMutablePointer<Double>) {
         value.data.withUnsafeBufferPointer { data in
             if let source = data.baseAddress { start.initialize(from: source, count: data.count) }
         }
@@ -326,10 +326,7 @@ enum SeedValue: Sendable {
             guard tensor.count == count else {
                 throw .internalError("a seed of shape \(tensor.shape) was given for \(count) elements")
             }
-            guard let start else { return }
-            tensor.data.withUnsafeBufferPointer { data in
-                if let source = data.baseAddress { start.initialize(from: source, count: count) }
-            }
+            if let start { Program.copy(tensor, to: start) }
         case .filled(let value):
             start?.initialize(repeating: value, count: count)
         case .basis(let index):

@@ -28,10 +28,7 @@ indirect enum JSONOutput: Sendable {
 
     /// Serializes straight into a buffer sized up front, ready to be a response body.
     func serializedBuffer() throws(AutodiffError) -> ByteBuffer {
-        let pieces = try serializedPieces()
-        guard pieces.count > 1, var whole = pieces.first else { return pieces.first ?? ByteBuffer() }
-        for piece in pieces.dropFirst() { whole.writeImmutableBuffer(piece) }
-        return whole
+        JSONWriter.joined(try serializedPieces())
     }
 
     /// Serializes straight into buffers sized up front, whose bytes in order are the document: one
@@ -86,6 +83,13 @@ struct JSONWriter {
 
     /// The text written, in order.
     var pieces: [ByteBuffer] { finished + [buffer] }
+
+    /// The bytes of `pieces` in order, as one buffer (the first piece itself when it is the only one).
+    static func joined(_ pieces: [ByteBuffer]) -> ByteBuffer {
+        guard var whole = pieces.first else { return ByteBuffer() }
+        for piece in pieces.dropFirst() { whole.writeImmutableBuffer(piece) }
+        return whole
+    }
 
     /// Makes room for `count` more bytes and a little after them (the punctuation that follows): in
     /// `buffer` if it has it or can grow to it within `pieceCapacity`, else in a new buffer that then
