@@ -171,6 +171,79 @@ import Testing
         #expect(peak.maximum >= 1)
         #expect(pool.load.running == 0)
     }
+
+    // MARK: Sharing a job
+
+    @Test func shareHandsThePartToAnIdleWorker() async throws {
+        let pool = WorkerPool(workers: 2, queueDepth: 0)
+        let (shared, sameThread, hereSawThere) = try await pool.run { () -> (Bool, Bool, Bool) in
+            let started = DispatchSemaphore(value: 0)
+            let helper = Mutex<pthread_t?>(nil)
+            var hereSawThere = false
+            let shared = WorkerPool.share({
+                helper.withLock { $0 = pthread_self() }
+                started.signal()
+            }) {
+                // Waits for the shared part, which only another thread can run while this one waits.
+                hereSawThere = started.wait(timeout: .now() + 60) == .success
+            }
+            let sameThread = helper.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } } ?? true
+            return (shared, sameThread, hereSawThere)
+        }
+        #expect(hereSawThere)
+        #expect(shared)
+        #expect(!sameThread)
+        #expect(pool.helped == 1)
+        #expect(pool.load.running == 0)
+    }
+
+    @Test func shareLeavesThePartToTheCallerWhenNoWorkerIsIdle() async throws {
+        let pool = WorkerPool(workers: 2, queueDepth: 1)
+        let release = DispatchSemaphore(value: 0)
+        let blocker = Task { try await pool.run { release.wait() } }
+        try await waitUntil { pool.load.running == 1 }
+        let (shared, ran) = try await pool.run { () -> (Bool, [String]) in
+            let ran = Mutex<[String]>([])
+            let shared = WorkerPool.share({ ran.withLock { $0.append("there") } }) {
+                ran.withLock { $0.append("here") }
+            }
+            return (shared, ran.withLock { $0 })
+        }
+        #expect(!shared)
+        #expect(ran == ["here"])
+        #expect(pool.helped == 0)
+        release.signal()
+        try await blocker.value
+    }
+
+    @Test func shareOutsideAPoolOrAfterStopLeavesThePartToTheCaller() async throws {
+        let ran = Mutex<[String]>([])
+        let sharedHere = WorkerPool.share({ ran.withLock { $0.append("there") } }) {
+            ran.withLock { $0.append("here") }
+        }
+        #expect(!sharedHere)
+        #expect(ran.withLock { $0 } == ["here"])
+        let pool = WorkerPool(workers: 2, queueDepth: 0)
+        let stopped = DispatchSemaphore(value: 0)
+        let outcome = Mutex<(shared: Bool, parts: [String])?>(nil)
+        let job = Task {
+            try await pool.run {
+                _ = stopped.wait(timeout: .now() + 60)
+                let parts = Mutex<[String]>([])
+                let shared = WorkerPool.share({ parts.withLock { $0.append("there") } }) {
+                    parts.withLock { $0.append("here") }
+                }
+                outcome.withLock { $0 = (shared, parts.withLock { $0 }) }
+            }
+        }
+        try await waitUntil { pool.load.running == 1 }
+        pool.stop()
+        stopped.signal()
+        await #expect(throws: WorkerPool.Stopped.self) { try await job.value }
+        try await waitUntil { outcome.withLock { $0 != nil } }
+        #expect(outcome.withLock { $0?.shared } == false)
+        #expect(outcome.withLock { $0?.parts } == ["here"])
+    }
 }
 
 /// Counts concurrent entries and remembers the most seen at once.

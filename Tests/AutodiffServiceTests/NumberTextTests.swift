@@ -117,6 +117,35 @@ import Testing
         #expect(try JSONOutput.tensor(vector, .nested).serialized() == Array(list.utf8))
     }
 
+    /// A tensor of more than one step (`JSONWriter.valuesPerStep`) reads the same whether the calling
+    /// thread prints every step or an idle worker prints every other one into a piece of its own:
+    /// alone (no pool), and on a pool with an idle worker until that worker has helped.
+    @Test func bigTensorsPrintTheSameWithAndWithoutAHelper() async throws {
+        var random = SplitMix64(seed: 0x7E_51)
+        let count = 2 * JSONWriter.valuesPerStep + 3
+        var data = (0..<count).map { _ in Double(bitPattern: random.next()) }
+        for position in [0, count / 2 - 1, count / 2, count / 2 + 1, count - 1] {
+            data[position] = [Double.nan, .infinity, -.infinity, -0.0, 1e-5][position % 5]
+        }
+        let tensor = try Tensor(shape: [count], data: data)
+        let text = data.map(Self.expected)
+        let flat = Array((#"{"shape":[\#(count)],"data":["# + text.joined(separator: ",") + "]}").utf8)
+        let matrix = try Tensor(shape: [2, count / 2], data: Array(data.dropLast()))
+        let rows = "[[" + text[..<(count / 2)].joined(separator: ",") + "],["
+            + text[(count / 2)..<(count - 1)].joined(separator: ",") + "]]"
+        #expect(try JSONOutput.tensor(tensor, .flat).serialized() == flat)
+        #expect(try JSONOutput.tensor(matrix, .nested).serialized() == Array(rows.utf8))
+
+        let pool = WorkerPool(workers: 2, queueDepth: 0)
+        for _ in 0..<50 where pool.helped == 0 {
+            let printed = try await pool.run { try JSONOutput.tensor(tensor, .flat).serialized() }
+            #expect(printed == flat)
+        }
+        #expect(pool.helped > 0)
+        let nested = try await pool.run { try JSONOutput.tensor(matrix, .nested).serialized() }
+        #expect(nested == Array(rows.utf8))
+    }
+
     @Test func nonFiniteNumbersAreTheContractStrings() {
         #expect(Self.written(.nan) == #""NaN""#)
         #expect(Self.written(-.nan) == #""NaN""#)

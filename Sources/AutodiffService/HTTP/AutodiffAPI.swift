@@ -285,7 +285,7 @@ struct AutodiffAPI: Sendable {
         try parse(body, offering: nil) { _ in false }.value
     }
 
-    /// The body as JSON (`JSONParser.parse(_:offering:to:)`), its errors as the API reports them.
+    /// The body as JSON (`JSONParser.parse(_:offering:sharedRunBytes:to:)`), its errors as the API reports them.
     static func parse(
         _ body: [UInt8], offering key: String?, to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
     ) throws -> (value: JSONValue, offered: JSONParser.OfferedMember?) {

@@ -105,6 +105,15 @@ struct JSONWriter {
         buffer = ByteBufferAllocator().buffer(capacity: capacity)
     }
 
+    /// Ends `buffer` with `piece`, text written elsewhere, after it; what is written next goes to a
+    /// new buffer.
+    mutating func adopt(_ piece: ByteBuffer) {
+        finished.append(buffer)
+        finished.append(piece)
+        let written = finished.reduce(0) { $0 + $1.readableBytes }
+        buffer = ByteBufferAllocator().buffer(capacity: min(max(1024, estimate - written), Self.pieceCapacity))
+    }
+
     mutating func write(_ value: JSONOutput) throws(AutodiffError) {
         switch value {
         case .null: append("null")

@@ -1,4 +1,9 @@
 import CFastFloat
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A strict RFC 8259 parser over raw bytes.
 ///
@@ -39,6 +44,8 @@ struct JSONParser {
     private var depth = 0
     /// The numbers of the arrays being read that are, so far, rectangular arrays of numbers.
     private var scratch: [Double] = []
+    /// The fewest bytes of a run of numbers shared with an idle worker (`JSONParser.sharedRunBytes`).
+    private var sharedRunBytes = JSONParser.sharedRunBytes
 
     /// An array read by `parseArray`: either a value, or rectangular numbers still in `scratch`.
     private enum ParsedArray {
@@ -71,9 +78,10 @@ struct JSONParser {
         self.reuse = reuse
     }
 
-    /// Parses a complete document; trailing non-whitespace is an error.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        try parse(bytes, offering: nil) { _ in false }.value
+    /// Parses a complete document; trailing non-whitespace is an error. Runs of numbers of at least
+    /// `sharedRunBytes` are read in two halves when a worker is idle (see `readNumberRun`).
+    static func parse(_ bytes: [UInt8], sharedRunBytes: Int = sharedRunBytes) throws(Failure) -> JSONValue {
+        try parse(bytes, offering: nil, sharedRunBytes: sharedRunBytes) { _ in false }.value
     }
 
     /// Parses a complete document, except that when its top level is an object whose member `key`
@@ -83,10 +91,12 @@ struct JSONParser {
     /// where the member's last value is, so a caller can keep its text; the document is checked in
     /// full everywhere else, so errors and their offsets do not change.
     static func parse(
-        _ bytes: [UInt8], offering key: String?, to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
+        _ bytes: [UInt8], offering key: String?, sharedRunBytes: Int = sharedRunBytes,
+        to reuse: @escaping (UnsafeBufferPointer<UInt8>) -> Bool
     ) throws(Failure) -> (value: JSONValue, offered: OfferedMember?) {
         try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> (JSONValue, OfferedMember?) in
             var parser = JSONParser(buffer, of: bytes, offering: key, to: reuse)
+            parser.sharedRunBytes = sharedRunBytes
             parser.skipWhitespace()
             let value = try parser.parseValue()
             parser.skipWhitespace()
@@ -144,15 +154,7 @@ struct JSONParser {
                 let x = try parseNumber()
                 if items == nil, element.isEmpty {
                     scratch.append(x)
-                    // More numbers with a bare comma before each (a tensor's data) are read here,
-                    // short of the general steps below, which would take the same ones.
-                    while index + 1 < bytes.count, bytes[index] == UInt8(ascii: ","),
-                        bytes[index + 1] == UInt8(ascii: "-") || isDigit(bytes[index + 1])
-                    {
-                        index += 1
-                        scratch.append(try parseNumber())
-                        count += 1
-                    }
+                    try readNumberRun(count: &count)
                 } else {
                     box(&items, count: count, element: element, start: start)
                     items?.append(.number(x))
@@ -180,6 +182,108 @@ struct JSONParser {
         }
         if let items { return .value(.array(items)) }
         return .packed(shape: [count] + element, start: start)
+    }
+
+    // MARK: Runs of numbers
+
+    /// The fewest bytes of a run of numbers for `readNumberRun` to share it with an idle worker
+    /// (about 50,000 numbers, 1–2 ms of reading).
+    static let sharedRunBytes = 1 << 20
+
+    /// Reads the numbers after the one just read while each has a bare comma before it (a tensor's
+    /// data; the general steps of `parseArray` would take the same ones), into `scratch`, counting
+    /// them in `count`. A long run is cut in two at a comma near its middle: an idle worker, if there
+    /// is one (`WorkerPool.share`), reads the numbers after the cut while this one reads up to it,
+    /// and they are taken if this reading reaches the cut. A number reads the same wherever it is
+    /// read, so the values are as without, and where the worker stopped (the run's end, or a number
+    /// it could not read) the reading here goes on, to meet the same end or error.
+    private mutating func readNumberRun(count: inout Int) throws(Failure) {
+        if let cut = runCut() {
+            let later = LaterNumbers(bytes, from: cut + 1)
+            var failure: Failure?
+            let shared = WorkerPool.share({ later.read() }) {
+                do throws(Failure) {
+                    try readNumbers(until: cut, count: &count)
+                } catch {
+                    failure = error
+                }
+                later.wanted.store(failure == nil && index == cut, ordering: .relaxed)
+            }
+            if let failure { throw failure }
+            if shared, index == cut, let end = later.end {
+                scratch.append(contentsOf: later.values)
+                count += later.values.count
+                index = end
+            }
+        }
+        try readNumbers(until: bytes.count, count: &count)
+    }
+
+    /// `readNumberRun`'s loop, stopping early at `stop`.
+    private mutating func readNumbers(until stop: Int, count: inout Int) throws(Failure) {
+        while index != stop, index + 1 < bytes.count, bytes[index] == UInt8(ascii: ","), isNumberStart(bytes[index + 1]) {
+            index += 1
+            scratch.append(try parseNumber())
+            count += 1
+        }
+    }
+
+    /// Where the run of numbers at `index` may be cut in two, if it is at least `sharedRunBytes`
+    /// long: a comma with a number after it at, or within 64 bytes after, the middle of the text up
+    /// to the next `]` (where a well-formed run ends). Nil for a shorter run, or without such a comma.
+    private func runCut() -> Int? {
+        guard bytes.count - index >= sharedRunBytes, let base = bytes.baseAddress,
+            let bracket = memchr(base + index, Int32(UInt8(ascii: "]")), bytes.count - index)
+        else { return nil }
+        let length = UnsafeRawPointer(bracket) - UnsafeRawPointer(base + index)
+        guard length >= sharedRunBytes else { return nil }
+        let middle = index + length / 2
+        for cut in middle..<(middle + 64) where bytes[cut] == UInt8(ascii: ",") && isNumberStart(bytes[cut + 1]) {
+            return cut
+        }
+        return nil
+    }
+
+    /// The numbers from one position of a body on, each after a bare comma but the first, read by
+    /// another worker (`readNumberRun`) until they end, one cannot be read, or they are not wanted.
+    private final class LaterNumbers: @unchecked Sendable {
+        private let bytes: UnsafeBufferPointer<UInt8>
+        private let start: Int
+        /// Cleared when the run being read reaches no further than the start of these.
+        let wanted = Atomic(true)
+        /// What `read` found, and where the last of them ends (nil if it read none, or stopped).
+        private(set) var values: [Double] = []
+        private(set) var end: Int?
+
+        /// The body outlives this: `WorkerPool.share` returns only once `read` has.
+        init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) {
+            self.bytes = bytes
+            self.start = start
+        }
+
+        func read() {
+            guard wanted.load(ordering: .relaxed) else { return }
+            var parser = JSONParser(bytes, of: [], offering: nil) { _ in false }
+            parser.index = start
+            var last = start - 1
+            do throws(Failure) {
+                parser.scratch.append(try parser.parseNumber())
+                last = parser.index
+                while parser.index + 1 < bytes.count, bytes[parser.index] == UInt8(ascii: ","),
+                    parser.isNumberStart(bytes[parser.index + 1])
+                {
+                    // Checked now and then, so a run that ended before `start` waits little for this.
+                    if parser.scratch.count % 4096 == 0, !wanted.load(ordering: .relaxed) { return }
+                    parser.index += 1
+                    parser.scratch.append(try parser.parseNumber())
+                    last = parser.index
+                }
+            } catch {
+                // The run goes on to meet it.
+            }
+            values = parser.scratch
+            end = last
+        }
     }
 
     /// Turns the `count` packed elements of shape `element` at `scratch[start...]` into values,
@@ -566,6 +670,10 @@ struct JSONParser {
         let pairs = (word &- 0x3030_3030_3030_3030) &* 10 &+ ((word &- 0x3030_3030_3030_3030) >> 8)
         let fours = (pairs & mask) &* (100 + (1_000_000 << 32)) &+ ((pairs >> 16) & mask) &* (1 + (10_000 << 32))
         return fours >> 32
+    }
+
+    private func isNumberStart(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "-") || isDigit(byte)
     }
 
     private func isDigit(_ byte: UInt8) -> Bool {

@@ -1,5 +1,6 @@
 import AutodiffCore
 import CDragonbox
+import NIOCore
 
 extension JSONWriter {
     /// The most `[]` leaves a nested rendering of an empty tensor may hold (`shape [1e9, 0]` would be 2 GB).
@@ -61,27 +62,54 @@ extension JSONWriter {
         }
     }
 
-    /// How many values `writeNumbers` and `writeBase64` write in one step: a step's text fits a buffer
-    /// of `pieceCapacity`, and a multiple of 3 values is a whole number of base64 quads (no padding).
-    static let valuesPerStep = 3 << 18
+    /// How many values `writeNumbers` and `writeBase64` write in one step (about 5 ms of printing):
+    /// a step's text fits a buffer of `pieceCapacity`, and a multiple of 3 values is a whole number
+    /// of base64 quads (no padding).
+    static let valuesPerStep = 3 << 16
 
-    /// `values` separated by commas, as `writeNumber` writes each, in one pass over the buffer per step.
+    /// `values` separated by commas, as `writeNumber` writes each, a step at a time in one pass over
+    /// the buffer. Of two steps in a row, the second is printed by an idle worker when there is one
+    /// (`WorkerPool.share`), into a buffer of its own that becomes the next piece of the text.
     mutating func writeNumbers(_ values: ArraySlice<Double>) {
         var start = values.startIndex
         repeat {
-            let end = min(start + Self.valuesPerStep, values.endIndex)
             if start > values.startIndex { append(byte: UInt8(ascii: ",")) }
-            // The most each value takes, and the room the printer wants after the last.
-            let bytes = (end - start) * Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE) + Int(AUTODIFFD_DOUBLE_TEXT_MAX)
-            room(bytes)
-            _ = values[start..<end].withUnsafeBufferPointer { values in
-                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { output in
-                    guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
-                    return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
+            let middle = min(start + Self.valuesPerStep, values.endIndex)
+            let end = min(middle + Self.valuesPerStep, values.endIndex)
+            if middle < end {
+                let later = PrintedNumbers()
+                let shared = values[middle..<end].withUnsafeBufferPointer { second in
+                    let second = SharedNumbers(values: second)
+                    return WorkerPool.share({ later.print(second.values) }) { printNumbers(values[start..<middle]) }
                 }
+                append(byte: UInt8(ascii: ","))
+                if shared, let text = later.text {
+                    adopt(text)
+                } else {
+                    printNumbers(values[middle..<end])
+                }
+            } else {
+                printNumbers(values[start..<middle])
             }
             start = end
         } while start < values.endIndex
+    }
+
+    /// `values` separated by commas, at the end of `buffer` (grown if need be).
+    private mutating func printNumbers(_ values: ArraySlice<Double>) {
+        let bytes = Self.printedSize(values.count)
+        room(bytes)
+        _ = values.withUnsafeBufferPointer { values in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { output in
+                guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
+                return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
+            }
+        }
+    }
+
+    /// The most bytes `count` values take as printed, with the room the printer wants after the last.
+    fileprivate static func printedSize(_ count: Int) -> Int {
+        count * Int(AUTODIFFD_DOUBLE_LIST_BYTES_PER_VALUE) + Int(AUTODIFFD_DOUBLE_TEXT_MAX)
     }
 
     /// The base64 text of `values` as little-endian float64 bytes, a step at a time.
@@ -125,5 +153,26 @@ extension JSONWriter {
 
     private mutating func repeatByte(_ byte: UInt8, _ count: Int) {
         for _ in 0..<count { append(byte: byte) }
+    }
+}
+
+/// Numbers another worker prints while the job that owns them waits for it (`WorkerPool.share`).
+private struct SharedNumbers: @unchecked Sendable {
+    let values: UnsafeBufferPointer<Double>
+}
+
+/// Text printed by another worker into a buffer of its own, read once `WorkerPool.share` has
+/// returned (which orders the write before the read).
+private final class PrintedNumbers: @unchecked Sendable {
+    private(set) var text: ByteBuffer?
+
+    func print(_ values: UnsafeBufferPointer<Double>) {
+        let bytes = JSONWriter.printedSize(values.count)
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { output in
+            guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
+            return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
+        }
+        text = buffer
     }
 }

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+@testable import AutodiffService
+
+/// A long run of numbers is read in two halves when a worker of the pool is idle (`JSONParser`'s
+/// `readNumberRun`, `WorkerPool.share`). Whatever the body, the parse must come out exactly as when
+/// one thread reads it all: the same values, or the same error at the same offset.
+///
+/// The bodies are parsed with runs shared from `sharedRunBytes` (the server's threshold is 1 MiB,
+/// too slow to parse a hundred times in a debug build); the same code runs either way.
+@Suite struct SharedNumberRunTests {
+    static let sharedRunBytes = 16_384
+
+    /// Numbers of random bit patterns, as the writer prints them: a run of twice `sharedRunBytes`.
+    static let numbers: [String] = {
+        var random = SplitMix64(seed: 0x5_4A2E)
+        var texts: [String] = []
+        var bytes = 0
+        while bytes < 2 * sharedRunBytes {
+            let x = Double(bitPattern: random.next())
+            guard x.isFinite else { continue }
+            texts.append(x.description)
+            bytes += x.description.utf8.count + 1
+        }
+        return texts
+    }()
+
+    /// The number whose text holds the middle byte of the run: the cut is within 64 bytes after it.
+    static let middle: Int = {
+        let total = numbers.reduce(0) { $0 + $1.utf8.count + 1 }
+        var offset = 0
+        for (position, text) in numbers.enumerated() {
+            offset += text.utf8.count + 1
+            if offset >= total / 2 { return position }
+        }
+        return numbers.count / 2
+    }()
+
+    /// The parse of `body` by one thread, then by a pool's worker with another idle (again until
+    /// that worker has helped with it, up to `tries` times): the two outcomes, and whether it helped.
+    /// (The other worker may not start on its half before this one is done, on a busy machine or
+    /// when the run is cut short early; the half is then left undone, and that parse not helped.)
+    func outcomes(_ body: String, tries: Int = 20) async throws -> (
+        alone: Result<JSONValue, JSONParser.Failure>, shared: Result<JSONValue, JSONParser.Failure>, helped: Bool
+    ) {
+        let bytes = Array(body.utf8)
+        let alone = Result { () throws(JSONParser.Failure) in
+            try JSONParser.parse(bytes, sharedRunBytes: Self.sharedRunBytes)
+        }
+        let pool = WorkerPool(workers: 2, queueDepth: 0)
+        var shared = alone
+        for _ in 0..<tries where pool.helped == 0 {
+            shared = try await pool.run {
+                Result { () throws(JSONParser.Failure) in try JSONParser.parse(bytes, sharedRunBytes: Self.sharedRunBytes) }
+            }
+        }
+        return (alone, shared, pool.helped > 0)
+    }
+
+    @Test func aLongRunReadsTheSameShared() async throws {
+        let body = #"{"x":["# + Self.numbers.joined(separator: ",") + #"],"y":1}"#
+        let (alone, shared, helped) = try await outcomes(body, tries: 200)
+        #expect(helped)
+        let values = Self.numbers.map { Double($0)! }
+        #expect(try alone.get() == .object(["x": .numbers(values), "y": .number(1)]))
+        #expect(try shared.get() == alone.get())
+    }
+
+    @Test func rowsOfAGridReadTheSameShared() async throws {
+        let row = "[" + Self.numbers.joined(separator: ",") + "]"
+        let (alone, shared, helped) = try await outcomes("[" + row + "," + row + "]", tries: 200)
+        #expect(helped)
+        let values = Self.numbers.map { Double($0)! }
+        #expect(try alone.get() == .grid(shape: [2, values.count], data: values + values))
+        #expect(try shared.get() == alone.get())
+    }
+
+    /// Something other than a plain number near the cut, on either side of it: numbers the grammar
+    /// refuses, one out of range, a number with a space before or after it (the run's fast loop
+    /// stops there and the general steps go on), and a string (the array is boxed). (A nested
+    /// array's `]` would end the run at the middle, moving the cut away from it.)
+    @Test(arguments: ["1e999", "-", "01", " 5", "5 ", #""s""#])
+    func anOddElementNearTheCutParsesTheSameShared(_ odd: String) async throws {
+        var helpedAny = false
+        for position in (Self.middle - 2)...(Self.middle + 6) {
+            var texts = Self.numbers
+            texts[position] = odd
+            let (alone, shared, helped) = try await outcomes("[" + texts.joined(separator: ",") + "]")
+            #expect(shared == alone, "\(odd) at \(position)")
+            helpedAny = helpedAny || helped
+        }
+        #expect(helpedAny)
+    }
+
+    @Test func anOddElementFarFromTheCutParsesTheSameShared() async throws {
+        var helpedAny = false
+        for position in [1, Self.middle / 2, Self.middle + (Self.numbers.count - Self.middle) / 2, Self.numbers.count - 1] {
+            var texts = Self.numbers
+            texts[position] = "1e999"
+            let (alone, shared, helped) = try await outcomes("[" + texts.joined(separator: ",") + "]")
+            helpedAny = helpedAny || helped
+            guard case .failure = alone else {
+                Issue.record("1e999 at \(position) was accepted")
+                continue
+            }
+            #expect(shared == alone, "1e999 at \(position)")
+        }
+        #expect(helpedAny)
+    }
+}
