@@ -10,7 +10,7 @@ import Testing
 /// The bodies are parsed with runs shared from `sharedRunBytes` (the server's threshold is 1 MiB,
 /// too slow to parse a hundred times in a debug build); the same code runs either way.
 @Suite struct SharedNumberRunTests {
-    static let sharedRunBytes = 16_384
+    static let sharedRunBytes = 65_536
 
     /// Numbers of random bit patterns, as the writer prints them: a run of twice `sharedRunBytes`.
     static let numbers: [String] = {
