@@ -108,4 +108,24 @@ import Testing
         }
         #expect(helpedAny)
     }
+
+    /// One byte of the run replaced at random, mostly near the cut (a comma, a space, a bracket, a
+    /// sign, an exponent, a digit, a letter, a quote, a backslash): the same outcome either way.
+    @Test func randomDamageParsesTheSameShared() async throws {
+        var random = SplitMix64(seed: 0xDA_4A6E)
+        let body = Array(("[" + Self.numbers.joined(separator: ",") + "]").utf8)
+        let replacements = Array(", ][-e.0a\"\\".utf8)
+        var helpedAny = false
+        for round in 0..<100 {
+            var damaged = body
+            let spread = round % 2 == 0 ? 256 : body.count / 2
+            let position = max(1, min(body.count - 2, body.count / 2 + Int(random.next() % UInt64(2 * spread)) - spread))
+            damaged[position] = replacements[Int(random.next() % UInt64(replacements.count))]
+            let text = String(decoding: damaged, as: UTF8.self)
+            let (alone, shared, helped) = try await outcomes(text, tries: 3)
+            #expect(shared == alone, "byte \(position) made \(UnicodeScalar(damaged[position]))")
+            helpedAny = helpedAny || helped
+        }
+        #expect(helpedAny)
+    }
 }
