@@ -1,3 +1,4 @@
+import AutodiffCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -180,7 +181,7 @@ import Testing
             let started = DispatchSemaphore(value: 0)
             let helper = Mutex<pthread_t?>(nil)
             var hereSawThere = false
-            let shared = WorkerPool.share({
+            let shared = WorkSharing.share({
                 helper.withLock { $0 = pthread_self() }
                 started.signal()
             }) {
@@ -204,7 +205,7 @@ import Testing
         try await waitUntil { pool.load.running == 1 }
         let (shared, ran) = try await pool.run { () -> (Bool, [String]) in
             let ran = Mutex<[String]>([])
-            let shared = WorkerPool.share({ ran.withLock { $0.append("there") } }) {
+            let shared = WorkSharing.share({ ran.withLock { $0.append("there") } }) {
                 ran.withLock { $0.append("here") }
             }
             return (shared, ran.withLock { $0 })
@@ -218,7 +219,7 @@ import Testing
 
     @Test func shareOutsideAPoolOrAfterStopLeavesThePartToTheCaller() async throws {
         let ran = Mutex<[String]>([])
-        let sharedHere = WorkerPool.share({ ran.withLock { $0.append("there") } }) {
+        let sharedHere = WorkSharing.share({ ran.withLock { $0.append("there") } }) {
             ran.withLock { $0.append("here") }
         }
         #expect(!sharedHere)
@@ -230,7 +231,7 @@ import Testing
             try await pool.run {
                 _ = stopped.wait(timeout: .now() + 60)
                 let parts = Mutex<[String]>([])
-                let shared = WorkerPool.share({ parts.withLock { $0.append("there") } }) {
+                let shared = WorkSharing.share({ parts.withLock { $0.append("there") } }) {
                     parts.withLock { $0.append("here") }
                 }
                 outcome.withLock { $0 = (shared, parts.withLock { $0 }) }

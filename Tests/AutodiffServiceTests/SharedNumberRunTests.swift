@@ -1,10 +1,11 @@
+import AutodiffCore
 import Foundation
 import Testing
 
 @testable import AutodiffService
 
 /// A long run of numbers is read in two halves when a worker of the pool is idle (`JSONParser`'s
-/// `readNumberRun`, `WorkerPool.share`). Whatever the body, the parse must come out exactly as when
+/// `readNumberRun`, `WorkSharing.share`). Whatever the body, the parse must come out exactly as when
 /// one thread reads it all: the same values, or the same error at the same offset.
 ///
 /// The bodies are parsed with runs shared from `sharedRunBytes` (the server's threshold is 1 MiB,

@@ -1,3 +1,4 @@
+import AutodiffCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -123,42 +124,9 @@ public final class WorkerPool: Sendable {
         for fail in waiters { fail(Stopped()) }
     }
 
-    // MARK: Sharing a job
-
-    /// Runs `here` on the calling thread while an idle worker, if there is one, runs `there`: part
-    /// of the same job's work, independent of `here`'s. Returns once both are done, true when
-    /// another worker ran `there`. When the calling thread is not a pool's worker, when no worker
-    /// is idle right now (every admitted call, running or waiting job and shared part has a worker
-    /// of its own, and none is left over), or when no worker has started `there` by the time `here`
-    /// is done, `there` never runs and the result is false: the caller does that part itself.
-    ///
-    /// So sharing never waits for a busy pool: a worker takes a waiting job before a shared part,
-    /// and the caller waits only for a part already running. No thread is created.
-    static func share(_ there: @escaping @Sendable () -> Void, while here: () -> Void) -> Bool {
-        guard let jobs = JobQueue.current, let offer = jobs.offer(there) else {
-            here()
-            return false
-        }
-        here()
-        if jobs.takeBack(offer) { return false }
-        offer.finished.wait()
-        return true
-    }
-
-    /// How many parts shared by `share` workers of this pool have run for other jobs.
+    /// How many parts of jobs shared by `WorkSharing.share` workers of this pool have run.
     var helped: Int {
         jobs.state.withLock { $0.helped }
-    }
-}
-
-/// The part of a job `WorkerPool.share` offers to an idle worker.
-private final class Offer: Sendable {
-    let work: @Sendable () -> Void
-    /// Signalled once a worker has run `work`.
-    let finished = DispatchSemaphore(value: 0)
-
-    init(_ work: @escaping @Sendable () -> Void) {
-        self.work = work
     }
 }
 
@@ -180,14 +148,7 @@ private final class Reply<T: Sendable>: Sendable {
 }
 
 /// The jobs waiting for a worker, shared by the pool and its threads.
-private final class JobQueue: Sendable {
-    /// The thread-specific slot where each worker thread keeps its queue (`current`).
-    static let currentKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-
+private final class JobQueue: IdleWorkers {
     struct State {
         var admitted = 0
         var running = 0
@@ -203,9 +164,9 @@ private final class JobQueue: Sendable {
         var stopped = false
         var closed = false
         /// Shared parts of jobs no worker has started yet, and how many workers run one now.
-        var offers: [Offer] = []
+        var offers: [SharedPart] = []
         var helping = 0
-        /// Offers run by a worker (rather than taken back), for tests and the curious.
+        /// Shared parts a worker took (rather than their job taking them back), for tests and the curious.
         var helped = 0
 
         mutating func dequeue() -> (@Sendable () -> Void)? {
@@ -223,7 +184,7 @@ private final class JobQueue: Sendable {
     }
 
     let state = Mutex(State())
-    /// Signalled once per queued job and offer (and once per thread on close).
+    /// Signalled once per queued job and shared part (and once per thread on close).
     let available = DispatchSemaphore(value: 0)
     let workers: Int
 
@@ -231,78 +192,67 @@ private final class JobQueue: Sendable {
         self.workers = workers
     }
 
-    /// The queue whose worker runs the calling thread, nil on any other thread.
-    static var current: JobQueue? {
-        pthread_getspecific(currentKey).map { Unmanaged<JobQueue>.fromOpaque($0).takeUnretainedValue() }
-    }
-
-    /// Queues `work` for a worker if one is idle now and no call is about to want it: every admitted
-    /// call, every job running or waiting and every offer has a worker of its own, and one is left
-    /// over. Nil otherwise, or once the pool is stopped.
-    func offer(_ work: @escaping @Sendable () -> Void) -> Offer? {
-        let offer = state.withLock { state -> Offer? in
+    /// Queues `part` if a worker is idle now and no call is about to want it: every admitted call,
+    /// every job running or waiting and every shared part has a worker of its own, and one is left
+    /// over. False otherwise, or once the pool is stopped.
+    func offer(_ part: SharedPart) -> Bool {
+        let queued = state.withLock { state -> Bool in
             let busy = max(state.admitted, state.running + state.waiting.count) + state.helping + state.offers.count
-            guard !state.stopped, !state.closed, busy < workers else { return nil }
-            let offer = Offer(work)
-            state.offers.append(offer)
-            return offer
+            guard !state.stopped, !state.closed, busy < workers else { return false }
+            state.offers.append(part)
+            return true
         }
-        if offer != nil { available.signal() }
-        return offer
+        if queued { available.signal() }
+        return queued
     }
 
-    /// Withdraws `offer` if no worker has started it: true when the caller is to run it itself.
-    func takeBack(_ offer: Offer) -> Bool {
+    func takeBack(_ part: SharedPart) -> Bool {
         state.withLock { state in
-            guard let position = state.offers.firstIndex(where: { $0 === offer }) else { return false }
+            guard let position = state.offers.firstIndex(where: { $0 === part }) else { return false }
             state.offers.remove(at: position)
             return true
         }
     }
 
-    /// A worker thread's loop: take the oldest waiting job, or else the oldest offer, run it, repeat
-    /// until the pool goes away.
+    /// A worker thread's loop: take the oldest waiting job, or else the oldest shared part, run it,
+    /// repeat until the pool goes away.
     func serve(niceness: Int32) {
         #if canImport(Glibc)
         // On Linux the nice value is per thread; 0 names the calling thread.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
         #endif
-        // The queue outlives the loop: the thread's closure holds it.
-        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
-        defer { pthread_setspecific(Self.currentKey, nil) }
         enum Next {
             case job(@Sendable () -> Void)
-            case offer(Offer)
-            case nothing  // its caller went away, or took its offer back
+            case part(SharedPart)
+            case nothing  // its caller went away, or took its part back
             case closed
         }
-        while true {
-            available.wait()
-            let next = state.withLock { state -> Next in
-                if state.closed { return .closed }
-                if let job = state.dequeue() {
-                    state.running += 1
-                    return .job(job)
+        WorkSharing.serve(self) {
+            while true {
+                available.wait()
+                let next = state.withLock { state -> Next in
+                    if state.closed { return .closed }
+                    if let job = state.dequeue() {
+                        state.running += 1
+                        return .job(job)
+                    }
+                    guard !state.offers.isEmpty else { return .nothing }
+                    state.helping += 1
+                    state.helped += 1
+                    return .part(state.offers.removeFirst())
                 }
-                guard !state.offers.isEmpty else { return .nothing }
-                state.helping += 1
-                return .offer(state.offers.removeFirst())
-            }
-            switch next {
-            case .closed:
-                return
-            case .nothing:
-                continue
-            case .job(let job):
-                job()
-                state.withLock { $0.running -= 1 }
-            case .offer(let offer):
-                offer.work()
-                state.withLock {
-                    $0.helping -= 1
-                    $0.helped += 1
+                switch next {
+                case .closed:
+                    return
+                case .nothing:
+                    continue
+                case .job(let job):
+                    job()
+                    state.withLock { $0.running -= 1 }
+                case .part(let part):
+                    part.run()
+                    state.withLock { $0.helping -= 1 }
                 }
-                offer.finished.signal()
             }
         }
     }

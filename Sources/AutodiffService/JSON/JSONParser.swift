@@ -1,3 +1,4 @@
+import AutodiffCore
 import CFastFloat
 import Synchronization
 
@@ -193,7 +194,7 @@ struct JSONParser {
     /// Reads the numbers after the one just read while each has a bare comma before it (a tensor's
     /// data; the general steps of `parseArray` would take the same ones), into `scratch`, counting
     /// them in `count`. A long run is cut in two at a comma near its middle: an idle worker, if there
-    /// is one (`WorkerPool.share`), reads the numbers after the cut while this one reads up to it,
+    /// is one (`WorkSharing.share`), reads the numbers after the cut while this one reads up to it,
     /// and they are taken if this reading reaches the cut. A number reads the same wherever it is
     /// read, so the values are as without, and where the worker stopped (the run's end, or a number
     /// it could not read) the reading here goes on, to meet the same end or error.
@@ -201,7 +202,7 @@ struct JSONParser {
         if let cut = runCut() {
             let later = LaterNumbers(bytes, from: cut + 1)
             var failure: Failure?
-            let shared = WorkerPool.share({ later.read() }) {
+            let shared = WorkSharing.share({ later.read() }) {
                 do throws(Failure) {
                     try readNumbers(until: cut, count: &count)
                 } catch {
@@ -255,7 +256,7 @@ struct JSONParser {
         private(set) var values: [Double] = []
         private(set) var end: Int?
 
-        /// The body outlives this: `WorkerPool.share` returns only once `read` has.
+        /// The body outlives this: `WorkSharing.share` returns only once `read` has.
         init(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) {
             self.bytes = bytes
             self.start = start

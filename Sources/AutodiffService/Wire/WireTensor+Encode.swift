@@ -69,7 +69,7 @@ extension JSONWriter {
 
     /// `values` separated by commas, as `writeNumber` writes each, a step at a time in one pass over
     /// the buffer. Of two steps in a row, the second is printed by an idle worker when there is one
-    /// (`WorkerPool.share`), into a buffer of its own that becomes the next piece of the text.
+    /// (`WorkSharing.share`), into a buffer of its own that becomes the next piece of the text.
     mutating func writeNumbers(_ values: ArraySlice<Double>) {
         var start = values.startIndex
         repeat {
@@ -80,7 +80,7 @@ extension JSONWriter {
                 let later = PrintedNumbers()
                 let shared = values[middle..<end].withUnsafeBufferPointer { second in
                     let second = SharedNumbers(values: second)
-                    return WorkerPool.share({ later.print(second.values) }) { printNumbers(values[start..<middle]) }
+                    return WorkSharing.share({ later.print(second.values) }) { printNumbers(values[start..<middle]) }
                 }
                 append(byte: UInt8(ascii: ","))
                 if shared, let text = later.text {
@@ -156,12 +156,12 @@ extension JSONWriter {
     }
 }
 
-/// Numbers another worker prints while the job that owns them waits for it (`WorkerPool.share`).
+/// Numbers another worker prints while the job that owns them waits for it (`WorkSharing.share`).
 private struct SharedNumbers: @unchecked Sendable {
     let values: UnsafeBufferPointer<Double>
 }
 
-/// Text printed by another worker into a buffer of its own, read once `WorkerPool.share` has
+/// Text printed by another worker into a buffer of its own, read once `WorkSharing.share` has
 /// returned (which orders the write before the read).
 private final class PrintedNumbers: @unchecked Sendable {
     private(set) var text: ByteBuffer?

@@ -1,0 +1,98 @@
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Lets a job running on a worker thread of a pool hand part of its work to another worker of the
+/// same pool while that one is idle, so a lone big call uses more than one core. The pool marks its
+/// threads (`serve`); everywhere else `share` does only its own part.
+public enum WorkSharing {
+    /// Runs `here` on the calling thread while an idle worker, if there is one, runs `there`: part
+    /// of the same job's work, independent of `here`'s. Returns once both are done, true when
+    /// another worker ran `there`. When the calling thread is not a pool's worker, when its pool has
+    /// no idle worker right now, or when no worker has started `there` by the time `here` is done,
+    /// `there` never runs and the result is false: the caller does that part itself.
+    ///
+    /// So sharing never waits for a busy pool, and the caller waits only for a part already running.
+    public static func share(_ there: @escaping @Sendable () -> Void, while here: () -> Void) -> Bool {
+        guard let workers = current else {
+            here()
+            return false
+        }
+        let part = SharedPart(there)
+        guard workers.offer(part) else {
+            here()
+            return false
+        }
+        here()
+        if workers.takeBack(part) { return false }
+        part.wait()
+        return true
+    }
+
+    /// Runs `body` (a worker thread's loop) with the calling thread marked as a worker of `workers`.
+    public static func serve(_ workers: any IdleWorkers, _ body: () -> Void) {
+        let marked = Unmanaged.passRetained(Marked(workers))
+        pthread_setspecific(key, marked.toOpaque())
+        defer {
+            pthread_setspecific(key, nil)
+            marked.release()
+        }
+        body()
+    }
+
+    /// The pool whose worker runs the calling thread, nil on any other thread.
+    private static var current: (any IdleWorkers)? {
+        pthread_getspecific(key).map { Unmanaged<Marked>.fromOpaque($0).takeUnretainedValue().workers }
+    }
+
+    /// The thread-specific slot where each worker thread keeps its pool.
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private final class Marked {
+        let workers: any IdleWorkers
+
+        init(_ workers: any IdleWorkers) {
+            self.workers = workers
+        }
+    }
+}
+
+/// The workers of a pool, as `WorkSharing` sees them.
+public protocol IdleWorkers: AnyObject, Sendable {
+    /// Queues `part` for a worker if one is idle now (and no job is about to want it); false, and
+    /// not queued, otherwise. The worker that takes it calls `part.run()`.
+    func offer(_ part: SharedPart) -> Bool
+    /// Withdraws `part` if no worker has started it: true when it never runs.
+    func takeBack(_ part: SharedPart) -> Bool
+}
+
+/// Part of a job offered to an idle worker by `WorkSharing.share`.
+public final class SharedPart: Sendable {
+    private let work: @Sendable () -> Void
+    /// Signalled once the part has run.
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> Void) {
+        self.work = work
+    }
+
+    /// Runs the part; called once, by the worker that took it.
+    public func run() {
+        work()
+        finished.signal()
+    }
+
+    func wait() {
+        finished.wait()
+    }
+}
