@@ -44,6 +44,56 @@ enum Kernels {
         return true
     }
 
+    /// The fewest elements of an elementwise loop whose second half an idle worker takes
+    /// (`eachChunk`): a pass over 2 MB of each operand, long enough to be worth waking a worker.
+    static let sharedElements = 1 << 18
+
+    /// `chunks` for a `body` whose elements are independent of each other (each written from its
+    /// own inputs only): with `sharedElements` or more, the second half of `0..<count` goes to an
+    /// idle worker if there is one (`WorkSharing.share`), and is done here otherwise. Every element
+    /// is computed as it would be in one loop, so the values do not depend on who computes them.
+    @inline(__always)
+    private static func eachChunk(
+        _ count: Int, deadline: ContinuousClock.Instant?, _ body: (Range<Int>) -> Void
+    ) -> Bool {
+        guard count >= sharedElements else { return chunks(count, deadline: deadline, body) }
+        let half = count / 2
+        return withoutActuallyEscaping(body) { body in
+            let second = SharedChunks(range: half..<count, deadline: deadline, body: body)
+            var firstFinished = true
+            let shared = WorkSharing.share({ second.run() }) {
+                firstFinished = chunks(half, deadline: deadline, body)
+            }
+            if !shared { second.run() }
+            return firstFinished && second.finished
+        }
+    }
+
+    /// The second half of an `eachChunk` loop, run once by whichever thread takes it. It lets go of
+    /// `body` when done, before `eachChunk` returns (which it does only once this has run), so the
+    /// closure never outlives the loop.
+    private final class SharedChunks: @unchecked Sendable {
+        private let range: Range<Int>
+        private let deadline: ContinuousClock.Instant?
+        private var body: ((Range<Int>) -> Void)?
+        private(set) var finished = false
+
+        init(range: Range<Int>, deadline: ContinuousClock.Instant?, body: @escaping (Range<Int>) -> Void) {
+            self.range = range
+            self.deadline = deadline
+            self.body = body
+        }
+
+        func run() {
+            guard let body else { return }
+            self.body = nil
+            let start = range.lowerBound
+            finished = chunks(range.count, deadline: deadline) { chunk in
+                body((start + chunk.lowerBound)..<(start + chunk.upperBound))
+            }
+        }
+    }
+
     // MARK: Unary elementwise
 
     /// `f(x)` for every element, `elementsPerCheck` at a time.
@@ -52,7 +102,7 @@ enum Kernels {
         _ x: UnsafePointer<Double>, _ out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?, _ f: (Double) -> Double
     ) -> Bool {
-        chunks(count, deadline: deadline) { range in
+        eachChunk(count, deadline: deadline) { range in
             for i in range { out[i] = f(x[i]) }
         }
     }
@@ -114,7 +164,7 @@ enum Kernels {
         _ x: UnsafePointer<Double>, sines: UnsafeMutablePointer<Double>, cosines: UnsafeMutablePointer<Double>,
         count: Int, deadline: ContinuousClock.Instant?
     ) -> Bool {
-        chunks(count, deadline: deadline) { range in
+        eachChunk(count, deadline: deadline) { range in
             autodiff_sincos(x + range.lowerBound, sines + range.lowerBound, cosines + range.lowerBound, range.count)
         }
     }
@@ -132,7 +182,7 @@ enum Kernels {
         guard count > 0 else { return true }
         // Equal shapes, or a single element on one side: one flat loop.
         if aCount == count || aCount == 1, bCount == count || bCount == 1 {
-            return chunks(count, deadline: deadline) { range in
+            return eachChunk(count, deadline: deadline) { range in
                 if aCount == count, bCount == count {
                     for i in range { out[i] = f(pa[i], pb[i]) }
                 } else if aCount == count {
