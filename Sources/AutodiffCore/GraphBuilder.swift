@@ -19,7 +19,7 @@ struct GraphBuilder {
         _ op: Op, _ args: [Graph.Arg], _ attrs: [String: AttributeValue] = [:]
     ) throws(AutodiffError) -> Graph.Arg {
         counter += 1
-        return try program.add(op, args, attrs, id: "\(prefix)\(counter)")
+        return try program.add(op, args, attrs, id: Graph.GeneratedName(prefix: prefix, number: counter))
     }
 
     mutating func addInput(preferredName: String, shape: [Int]) -> Int {

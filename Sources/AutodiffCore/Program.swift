@@ -40,12 +40,13 @@ struct Program: Sendable {
 
     /// `op.plan` for `args`; an elementwise node's plan is reused from an earlier node whose
     /// arguments had the same shapes (`ElementwisePlans`).
+    /// (`node`, the node's name for errors, is spelled out only when the plan is worked out.)
     private mutating func plan(
-        _ op: Op, node: String, attrs: Attributes, args: [Graph.Arg]
+        _ op: Op, node: @autoclosure () -> String, attrs: Attributes, args: [Graph.Arg]
     ) throws(AutodiffError) -> Plan {
         if op.isPlannedByShapesAlone, let plan = elementwisePlans.plan(for: args, shapes: shapes) { return plan }
         let argShapes = shapes(of: args)
-        let plan = try op.plan(node: node, attrs: attrs, args: argShapes, limits: limits)
+        let plan = try op.plan(node: node(), attrs: attrs, args: argShapes, limits: limits)
         if op.isPlannedByShapesAlone { elementwisePlans.remember(plan, for: argShapes) }
         return plan
     }
@@ -68,9 +69,9 @@ struct Program: Sendable {
 
     // MARK: Growing (used by differentiation)
 
-    /// Appends `op(args)` and returns a reference to its result.
+    /// Appends `op(args)`, preferring the name `id`, and returns a reference to its result.
     mutating func add(
-        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: String
+        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: Graph.GeneratedName
     ) throws(AutodiffError) -> Graph.Arg {
         guard graph.slotCount < limits.maxProgramSlots else {
             throw .limitExceeded(
@@ -81,9 +82,9 @@ struct Program: Sendable {
         // Most added nodes have no attributes: nothing to check, no table to build.
         let attrs =
             rawAttrs.isEmpty && op.attributes.isEmpty
-            ? Attributes() : try Attributes(validating: rawAttrs, op: op, node: id)
-        let plan = try plan(op, node: id, attrs: attrs, args: args)
-        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferredID: id)
+            ? Attributes() : try Attributes(validating: rawAttrs, op: op, node: id.text)
+        let plan = try plan(op, node: id.text, attrs: attrs, args: args)
+        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferred: id)
         shapes.append(plan.shape)
         plans.append(plan)
         return .slot(slot)
