@@ -157,20 +157,21 @@ extension Graph {
         shapes: [[Int]], outputs: [String], wrt: [String]?, returnGraph: Bool, limits: Limits,
         deadline: ContinuousClock.Instant?
     ) throws(AutodiffError) -> PreparedBackward {
-        let program = try self.program(for: shapes, limits: limits, deadline: deadline)
+        // The builder holds the only copy of the program, so adding to it copies none of its arrays.
+        var builder = GraphBuilder(try self.program(for: shapes, limits: limits, deadline: deadline))
         let outputSlots = try outputSlots(outputs, limits: limits)
         let wrt = try inputSlots(wrt, limits: limits)
-        var builder = GraphBuilder(program)
         var seedSlots: [Int] = []
         for slot in outputSlots {
-            seedSlots.append(builder.addInput(preferredName: "seed:\(name(of: slot))", shape: program.shapes[slot]))
+            let shape = builder.program.shapes[slot]
+            seedSlots.append(builder.addInput(preferredName: "seed:\(name(of: slot))", shape: shape))
         }
         var gradients = try builder.gradients(
             of: zip(outputSlots, seedSlots).map { ($0, .slot($1)) }, wrt: wrt.map(\.slot))
         let unconnected = zip(wrt, gradients).filter { $1 == nil }.map(\.0.name)
         if returnGraph {
             for (index, input) in wrt.enumerated() where gradients[index] == nil {
-                gradients[index] = try builder.zeros(program.shapes[input.slot])
+                gradients[index] = try builder.zeros(builder.program.shapes[input.slot])
             }
         }
         var differentiated = builder.program

@@ -7,13 +7,16 @@ public struct Graph: Sendable {
     /// Input names in the order clients list them.
     public private(set) var inputs: [String]
     private(set) var definitions: [Definition]
-    /// The name of every slot, and the inverse map. Nodes added by differentiation from
-    /// `firstUnnamed` on hold the name they prefer, not yet made unique, and are not in `slots`:
-    /// most calls never need their names, and a hash-table insert per added node was the largest
-    /// part of a large fresh call's growth with size. `name(of:)` and `spec` give their final names.
+    /// The name of every slot below `firstUnnamed`, and the inverse map. The nodes added by
+    /// differentiation after those are not named yet: `unnamed` holds the names they prefer, not
+    /// made unique, as prefix and number, and they are not in `slots`. Most calls never need their
+    /// names: a hash-table insert per added node was the largest part of a large fresh call's growth
+    /// with size, and spelling each name out a few per cent of its time. `name(of:)` and `spec` give
+    /// their final names.
     private var names: [String]
     private(set) var slots: [String: Int]
-    private var firstUnnamed: Int
+    private var unnamed: [GeneratedName]
+    private var firstUnnamed: Int { names.count }
     /// What the graph computes, as a digest for `PlanCache` keys; `nil` once differentiation grew it.
     private(set) var fingerprint: Fingerprint?
 
@@ -33,6 +36,14 @@ public struct Graph: Sendable {
     enum Arg: Sendable, Equatable {
         case slot(Int)
         case literal(Double)
+    }
+
+    /// A name a node added by differentiation prefers: `prefix` followed by `number` (`grad12`).
+    struct GeneratedName: Sendable {
+        let prefix: String
+        let number: Int
+
+        var text: String { "\(prefix)\(number)" }
     }
 
     var slotCount: Int { definitions.count }
@@ -125,7 +136,7 @@ public struct Graph: Sendable {
         self.definitions = definitions
         self.names = names
         self.slots = slots
-        self.firstUnnamed = names.count
+        self.unnamed = []
         self.fingerprint = Fingerprint(self)
     }
 
@@ -184,9 +195,7 @@ public struct Graph: Sendable {
     /// The client form with every input but only the constants and nodes whose slot is `included`.
     func spec(including included: (Int) -> Bool) -> GraphSpec {
         var names = names
-        if firstUnnamed < names.count {
-            names.replaceSubrange(firstUnnamed..., with: unnamedNames(through: names.count - 1))
-        }
+        if !unnamed.isEmpty { names.append(contentsOf: unnamedNames(through: slotCount - 1)) }
         var spec = GraphSpec(inputs: inputs, nodes: [])
         for (slot, definition) in definitions.enumerated() where included(slot) {
             switch definition {
@@ -209,12 +218,12 @@ public struct Graph: Sendable {
 
     // MARK: Growing the graph (differentiation)
 
-    /// Appends a node named `preferredID`, or that with a suffix if taken (decided when its name is
+    /// Appends a node named `preferred`, or that with a suffix if taken (decided when its name is
     /// first needed, exactly as if it were decided now). Returns its slot.
-    mutating func appendNode(_ node: consuming Node, preferredID: String) -> Int {
+    mutating func appendNode(_ node: consuming Node, preferred: GeneratedName) -> Int {
         fingerprint = nil
         definitions.append(.node(node))
-        names.append(preferredID)
+        unnamed.append(preferred)
         return definitions.count - 1
     }
 
@@ -226,17 +235,14 @@ public struct Graph: Sendable {
         let slot = definitions.count
         definitions.append(.input)
         names.append(claimName(preferredName, for: slot))
-        firstUnnamed = names.count
         inputs.append(names[slot])
         return slot
     }
 
     /// Decides the names of the nodes added since the last time, in slot order.
     mutating func nameAddedNodes() {
-        while firstUnnamed < names.count {
-            names[firstUnnamed] = claimName(names[firstUnnamed], for: firstUnnamed)
-            firstUnnamed += 1
-        }
+        for preferred in unnamed { names.append(claimName(preferred.text, for: names.count)) }
+        unnamed.removeAll()
     }
 
     /// `preferred`, or that with the first suffix `_1`, `_2`, … that no slot has, entered in `slots`
@@ -258,10 +264,11 @@ public struct Graph: Sendable {
         var claimed = Set<String>()
         var result: [String] = []
         for slot in firstUnnamed...last {
-            var name = names[slot]
+            let preferred = unnamed[slot - firstUnnamed].text
+            var name = preferred
             var suffix = 1
             while slots[name] != nil || claimed.contains(name) {
-                name = "\(names[slot])_\(suffix)"
+                name = "\(preferred)_\(suffix)"
                 suffix += 1
             }
             claimed.insert(name)
@@ -273,6 +280,6 @@ public struct Graph: Sendable {
     /// Makes room for `count` more slots.
     mutating func reserveCapacity(adding count: Int) {
         definitions.reserveCapacity(definitions.count + count)
-        names.reserveCapacity(names.count + count)
+        unnamed.reserveCapacity(unnamed.count + count)
     }
 }

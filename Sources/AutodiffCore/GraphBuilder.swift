@@ -19,7 +19,7 @@ struct GraphBuilder {
         _ op: Op, _ args: [Graph.Arg], _ attrs: [String: AttributeValue] = [:]
     ) throws(AutodiffError) -> Graph.Arg {
         counter += 1
-        return try program.add(op, args, attrs, id: "\(prefix)\(counter)")
+        return try program.add(op, args, attrs, id: Graph.GeneratedName(prefix: prefix, number: counter))
     }
 
     mutating func addInput(preferredName: String, shape: [Int]) -> Int {
@@ -102,12 +102,13 @@ struct GraphBuilder {
     mutating func gradients(
         of outputs: [(slot: Int, seed: Graph.Arg)], wrt: [Int]
     ) throws(AutodiffError) -> [Graph.Arg?] {
-        let graph = program.graph
-        let count = graph.slotCount
+        // Read through `program` (no copy of its graph: the first node added would copy every
+        // definition for the copy's sake, retaining and later releasing what each one holds).
+        let count = program.graph.slotCount
         var dependsOnWrt = [Bool](repeating: false, count: count)
         for slot in wrt { dependsOnWrt[slot] = true }
         for slot in 0..<count {
-            guard case .node(let node) = graph.definitions[slot] else { continue }
+            guard case .node(let node) = program.graph.definitions[slot] else { continue }
             let carrying: ArraySlice<Graph.Arg> =
                 switch node.op {
                 case .gt, .ge, .lt, .le, .eq, .ne: []
@@ -126,7 +127,7 @@ struct GraphBuilder {
             guard dependsOnWrt[slot], !relevant[slot] else { continue }
             relevant[slot] = true
             relevantCount += 1
-            if case .node(let node) = graph.definitions[slot] {
+            if case .node(let node) = program.graph.definitions[slot] {
                 for case .slot(let arg) in node.args { stack.append(arg) }
             }
         }
@@ -143,7 +144,7 @@ struct GraphBuilder {
             try accumulate(output.slot, output.seed, &self)
         }
         for slot in stride(from: count - 1, through: 0, by: -1) {
-            guard relevant[slot], let g = grads[slot], case .node(let node) = graph.definitions[slot],
+            guard relevant[slot], let g = grads[slot], case .node(let node) = program.graph.definitions[slot],
                 let plan = program.plans[slot]
             else { continue }
             let contributions = try node.op.backward(

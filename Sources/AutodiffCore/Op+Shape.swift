@@ -1,9 +1,20 @@
 /// What shape checking learns about a node, kept for its kernel so no rule is worked out twice.
-struct Plan: Sendable {
+///
+/// An immutable object rather than a struct: each pass over a program (differentiation, costing,
+/// compiling) reads every node's plan, and copying a struct plan out of the program's array retained
+/// and released its shape and every array of its layout; an object is one reference. Elementwise
+/// nodes of the same argument shapes share one (`ElementwisePlans`).
+final class Plan: Sendable {
     let shape: [Int]
     let layout: Layout
     /// Estimated floating-point operations.
     let work: Int
+
+    init(shape: [Int], layout: Layout, work: Int) {
+        self.shape = shape
+        self.layout = layout
+        self.work = work
+    }
 
     enum Layout: Sendable {
         /// Unary elementwise.
@@ -55,6 +66,21 @@ struct SlicePlan: Sendable {
 
 extension Op {
     // MARK: Shape checking
+
+    /// Whether the op's plan depends only on its arguments' shapes (not on attributes, nor on its
+    /// node's name unless planning fails): the elementwise ops without attributes.
+    var isPlannedByShapesAlone: Bool {
+        switch self {
+        case .add, .sub, .mul, .div, .pow, .maximum, .minimum, .gt, .ge, .lt, .le, .eq, .ne, .where,
+            .neg, .exp, .log, .sqrt, .sin, .cos, .tan, .tanh, .sigmoid, .reciprocal, .square, .log1p, .expm1, .erf,
+            .abs, .relu, .sign, .floor, .ceil, .round:
+            true
+        case .leakyRelu, .elu, .gelu, .softplus, .clamp, .sum, .mean, .prod, .max, .min, .logsumexp, .matmul,
+            .transpose, .reshape, .broadcastTo, .squeeze, .unsqueeze, .concat, .slice, .sliceBackward, .softmax,
+            .logSoftmax:
+            false
+        }
+    }
 
     /// Checks `args` shapes and attributes for this op and plans its kernel. Every failure names
     /// `node` and says what was expected and what came; the result's size is checked against

@@ -5,6 +5,8 @@ struct Program: Sendable {
     private(set) var shapes: [[Int]]
     private(set) var plans: [Plan?]
     let limits: Limits
+    /// The plans of the last few elementwise nodes `add` planned, by argument shapes.
+    private var elementwisePlans = ElementwisePlans()
     /// When the call must be finished: checked between nodes, between rows and while growing. A
     /// program kept in a `PlanCache` is given each call's own.
     var deadline: ContinuousClock.Instant?
@@ -29,12 +31,24 @@ struct Program: Sendable {
                 shapes.append(value.shape)
                 plans.append(nil)
             case .node(let node):
-                let plan = try node.op.plan(
-                    node: graph.name(of: slot), attrs: node.attrs, args: shapes(of: node.args), limits: limits)
+                let plan = try plan(node.op, node: graph.name(of: slot), attrs: node.attrs, args: node.args)
                 shapes.append(plan.shape)
                 plans.append(plan)
             }
         }
+    }
+
+    /// `op.plan` for `args`; an elementwise node's plan is reused from an earlier node whose
+    /// arguments had the same shapes (`ElementwisePlans`).
+    /// (`node`, the node's name for errors, is spelled out only when the plan is worked out.)
+    private mutating func plan(
+        _ op: Op, node: @autoclosure () -> String, attrs: Attributes, args: [Graph.Arg]
+    ) throws(AutodiffError) -> Plan {
+        if op.isPlannedByShapesAlone, let plan = elementwisePlans.plan(for: args, shapes: shapes) { return plan }
+        let argShapes = shapes(of: args)
+        let plan = try op.plan(node: node(), attrs: attrs, args: argShapes, limits: limits)
+        if op.isPlannedByShapesAlone { elementwisePlans.remember(plan, for: argShapes) }
+        return plan
     }
 
     func shape(_ arg: Graph.Arg) -> [Int] {
@@ -55,9 +69,9 @@ struct Program: Sendable {
 
     // MARK: Growing (used by differentiation)
 
-    /// Appends `op(args)` and returns a reference to its result.
+    /// Appends `op(args)`, preferring the name `id`, and returns a reference to its result.
     mutating func add(
-        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: String
+        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: Graph.GeneratedName
     ) throws(AutodiffError) -> Graph.Arg {
         guard graph.slotCount < limits.maxProgramSlots else {
             throw .limitExceeded(
@@ -65,9 +79,12 @@ struct Program: Sendable {
                     + "(64 times --max-nodes); differentiate a smaller graph")
         }
         if graph.slotCount % 256 == 0 { try checkDeadline() }
-        let attrs = try Attributes(validating: rawAttrs, op: op, node: id)
-        let plan = try op.plan(node: id, attrs: attrs, args: shapes(of: args), limits: limits)
-        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferredID: id)
+        // Most added nodes have no attributes: nothing to check, no table to build.
+        let attrs =
+            rawAttrs.isEmpty && op.attributes.isEmpty
+            ? Attributes() : try Attributes(validating: rawAttrs, op: op, node: id.text)
+        let plan = try plan(op, node: id.text, attrs: attrs, args: args)
+        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferred: id)
         shapes.append(plan.shape)
         plans.append(plan)
         return .slot(slot)
@@ -142,6 +159,46 @@ struct Program: Sendable {
     func checkDeadline() throws(AutodiffError) {
         if let deadline, ContinuousClock.now > deadline {
             throw .deadlineExceeded("the computation did not finish before the request deadline")
+        }
+    }
+}
+
+/// Plans of elementwise nodes (`Op.isPlannedByShapesAlone`) for the last few combinations of
+/// argument shapes, so that differentiation, which adds thousands of such nodes over a handful of
+/// combinations (`g · y`, `1 − y`, …), plans each combination once: a new plan allocates its shape
+/// list and stride arrays, and the program then holds and frees them per node. A plan found here is
+/// the one `Op.plan` would return for those shapes (nothing else goes into it); a shape that failed
+/// to plan is never remembered, so its error comes from `Op.plan` every time.
+private struct ElementwisePlans {
+    private struct Entry {
+        let shapes: [[Int]]
+        let plan: Plan
+    }
+
+    private static let capacity = 4
+    private var entries: [Entry] = []
+    private var oldest = 0
+
+    /// The plan remembered for arguments `args` of the given slot `shapes`, if any.
+    func plan(for args: [Graph.Arg], shapes: [[Int]]) -> Plan? {
+        search: for index in entries.indices where entries[index].shapes.count == args.count {
+            for position in args.indices {
+                switch args[position] {
+                case .slot(let slot): if shapes[slot] != entries[index].shapes[position] { continue search }
+                case .literal: if !entries[index].shapes[position].isEmpty { continue search }
+                }
+            }
+            return entries[index].plan
+        }
+        return nil
+    }
+
+    mutating func remember(_ plan: Plan, for shapes: [[Int]]) {
+        if entries.count < Self.capacity {
+            entries.append(Entry(shapes: shapes, plan: plan))
+        } else {
+            entries[oldest] = Entry(shapes: shapes, plan: plan)
+            oldest = (oldest + 1) % Self.capacity
         }
     }
 }

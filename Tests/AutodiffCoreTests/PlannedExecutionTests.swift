@@ -111,6 +111,35 @@ struct PlannedExecutionTests {
         try Self.expectPlainValues(spec, ["x": x], outputs: ["e"])
     }
 
+    @Test("elementwise nodes that share a plan by argument shapes, among other ops of those shapes")
+    func sharedElementwisePlans() throws {
+        // More combinations of argument shapes than a program keeps, taken in turn and repeated;
+        // reductions and layout ops with the same argument shapes in between; a literal where a
+        // scalar value also is. Differentiating adds many more such nodes.
+        let spec = GraphSpec(
+            inputs: ["v", "m", "s"],
+            nodes: [
+                node("a", .mul, "v", "v"), node("b", .sum, "v"), node("c", .add, "m", "v"),
+                node("d", .sub, "s", "b"), node("e", .neg, "v"), node("f", .mul, "c", "m"),
+                node("g", .add, "v", "m"), node("h", .mul, "d", "2.0"), node("i", .exp, "v"),
+                node("j", .transpose, "m"), node("k", .tanh, "m"), node("l", .mul, "v", "a"),
+                node("n", .add, "g", "f"), node("o", .where, "k", "c", "g"), node("p", .sub, "1.0", "s"),
+                node("q", .mul, "e", "i"), node("r", .sum, "o"), node("t", .sum, "j"),
+                node("u", .add, "r", "t"), node("w", .mul, "u", "h"), node("x", .add, "w", "p"),
+                node("y", .sum, "q"), node("z", .add, "x", "y"),
+            ])
+        var random = SplitMix64(label: "shared plans")
+        let (v, m) = (try random.tensor([3]), try random.tensor([2, 3]))
+        try Self.expectPlainValues(spec, ["v": v, "m": m, "s": Tensor(scalar: 0.25)], outputs: ["z", "n", "l"])
+        // Shapes that do not broadcast are refused by name after the same op planned other shapes.
+        let refused = GraphSpec(
+            inputs: ["v", "m", "w"],
+            nodes: [node("a", .add, "v", "v"), node("b", .add, "m", "v"), node("c", .add, "v", "w")])
+        expectError("shape_mismatch", node: "c", mentions: ["[3]", "[4]"]) {
+            _ = try Graph(refused).forward(values: ["v": v, "m": m, "w": try filled(1, [4])], outputs: ["c"])
+        }
+    }
+
     @Test("a softmax classifier with broadcasting, reductions, where and concat")
     func mixedOps() throws {
         let spec = GraphSpec(
