@@ -14,10 +14,13 @@ struct FusionTests {
         try Fusion.$isEnabled.withValue(false) { try body() }
     }
 
-    /// Whether `a` and `b` have one shape and the same bits in every element (NaNs included).
-    static func identical(_ a: Tensor?, _ b: Tensor?) -> Bool {
-        guard let a, let b else { return a == nil && b == nil }
-        return a.shape == b.shape && a.data.map(\.bitPattern) == b.data.map(\.bitPattern)
+    /// Where `a` and `b` differ (shape, or the first element whose bits differ, NaNs included), or
+    /// `nil` when they are identical.
+    static func difference(_ a: Tensor?, _ b: Tensor?) -> String? {
+        guard let a, let b else { return a == nil && b == nil ? nil : "one of them is missing" }
+        guard a.shape == b.shape else { return "shapes \(a.shape) and \(b.shape)" }
+        let differing = a.data.indices.first { a.data[$0].bitPattern != b.data[$0].bitPattern }
+        return differing.map { "element \($0) of \(a.count): \(a.data[$0]) and \(b.data[$0])" }
     }
 
     static let unary: [(Op, [String: AttributeValue])] =
@@ -71,7 +74,9 @@ struct FusionTests {
         let forward = try graph.forward(values: values, outputs: outputs)
         let plain = try unfused { try graph.forward(values: values, outputs: outputs) }
         for name in outputs {
-            #expect(identical(forward[name], plain[name]), "forward \(name): \(label)", sourceLocation: sourceLocation)
+            #expect(
+                difference(forward[name], plain[name]) == nil, "forward \(name): \(label)",
+                sourceLocation: sourceLocation)
         }
         var seeds: [String: Seed] = [:]
         for name in outputs {
@@ -82,7 +87,8 @@ struct FusionTests {
         let reference = try unfused { try graph.backward(values: values, outputs: outputs, seeds: seeds) }
         for name in spec.inputs {
             #expect(
-                identical(backward.gradients[name], reference.gradients[name]), "gradient of \(name): \(label)",
+                difference(backward.gradients[name], reference.gradients[name]) == nil,
+                "gradient of \(name): \(label)",
                 sourceLocation: sourceLocation)
         }
         guard jacobian else { return }
@@ -91,7 +97,7 @@ struct FusionTests {
         for output in outputs {
             for input in spec.inputs {
                 #expect(
-                    identical(rows.jacobian[output]?[input], expected.jacobian[output]?[input]),
+                    difference(rows.jacobian[output]?[input], expected.jacobian[output]?[input]) == nil,
                     "∂\(output)/∂\(input): \(label)", sourceLocation: sourceLocation)
             }
         }
@@ -172,8 +178,10 @@ struct FusionTests {
     func squareBackward() throws {
         // What the backward pass of y = x·x computes from its seed g, spelled as a graph.
         let spec = GraphSpec(
-            inputs: ["g", "x"], nodes: [node("m1", .mul, "g", "x"), node("m2", .mul, "x", "g"), node("dx", .add, "m1", "m2")])
-        let (fused, unfused) = try Self.instructions(spec, shapes: [[1000], [1000]], targets: [], rows: ["dx"], seeds: ["g"])
+            inputs: ["g", "x"],
+            nodes: [node("m1", .mul, "g", "x"), node("m2", .mul, "x", "g"), node("dx", .add, "m1", "m2")])
+        let (fused, unfused) = try Self.instructions(
+            spec, shapes: [[1000], [1000]], targets: [], rows: ["dx"], seeds: ["g"])
         #expect(unfused.repeated.count == 3)
         #expect(fused.repeated.count == 1)
         #expect(fused.repeated.allSatisfy(Self.isFused))
@@ -185,7 +193,7 @@ struct FusionTests {
         let reference = try Self.unfused {
             try graph.backward(values: values, outputs: ["y"], seeds: ["y": .ones]).gradients["x"]
         }
-        #expect(Self.identical(gradient, reference))
+        #expect(Self.difference(gradient, reference) == nil)
         #expect(gradient?.data == values["x"]?.data.map { 1 * $0 + $0 * 1 })
     }
 
@@ -256,8 +264,8 @@ struct FusionTests {
                 return (stopped, finished)
             }
         }
-        #expect(stopped == nil)
+        #expect(stopped == nil, "the chain ran to its end")
         let expected = try Self.unfused { try graph.forward(values: ["x": x], outputs: [previous]) }[previous]
-        #expect(Self.identical(finished.map { Tensor(validShape: x.shape, data: $0) }, expected))
+        #expect(Self.difference(finished.map { Tensor(validShape: x.shape, data: $0) }, expected) == nil)
     }
 }
