@@ -182,13 +182,13 @@ extension Program {
         let rootSlot = order[positions[positions.count - 1]]
         let count = Shape.count(shapes[rootSlot])
         let block = Swift.min(Fusion.blockSize, count)
-        // Each member slot's register, while its value is held; free registers to reuse.
-        var register: [Int: Int] = [:]
+        // The member slots whose values are held, each with its register (few: a chain holds one),
+        // and the free registers to reuse.
+        var live: [(slot: Int, register: Int)] = []
         var freeRegisters: [Int] = []
         var registers = 0
         var operands: [Int] = []
         var scalarOperands: [Bool] = []
-        var operandIndex: [Int: Int] = [:]
         var steps: [FusedSteps.Step] = []
         steps.reserveCapacity(positions.count)
         for (step, index) in positions.enumerated() {
@@ -200,20 +200,14 @@ extension Program {
             var sources: [Int] = []
             var read: [Int] = []
             for arg in args {
-                if case .slot(let s) = arg, let r = register[s] {
-                    sources.append(r)
-                    read.append(s)
+                if case .slot(let s) = arg, let held = live.lastIndex(where: { $0.slot == s }) {
+                    sources.append(live[held].register)
+                    if !read.contains(held) { read.append(held) }
                     continue
                 }
-                let address = operand(arg)
-                if let known = operandIndex[address] {
-                    sources.append(~known)
-                } else {
-                    operandIndex[address] = operands.count
-                    sources.append(~operands.count)
-                    operands.append(address)
-                    scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
-                }
+                sources.append(~operands.count)
+                operands.append(operand(arg))
+                scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
             }
             let output: Int
             if step == positions.count - 1 {
@@ -224,11 +218,9 @@ extension Program {
                 output = registers
                 registers += 1
             }
-            if output >= 0 { register[slot] = output }
             // An intermediate has one reader: its register is free once that reader ran.
-            for s in read {
-                if let r = register.removeValue(forKey: s) { freeRegisters.append(r) }
-            }
+            for held in read.sorted(by: >) { freeRegisters.append(live.remove(at: held).register) }
+            if output >= 0 { live.append((slot, output)) }
             let function: FusedSteps.Function
             switch try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args)) {
             case .unary(let unary): function = .unary(unary)
@@ -242,8 +234,7 @@ extension Program {
                     register: output))
         }
         let size = registers * block
-        let fused = FusedSteps(
-            steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(size))
+        let fused = FusedSteps(steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(size))
         return (.fused(fused), operands)
     }
 }
