@@ -197,6 +197,31 @@ struct FusionTests {
         #expect(gradient?.data == values["x"]?.data.map { 1 * $0 + $0 * 1 })
     }
 
+    @Test("the backward pass of a chain of sin, tanh, cos and sigmoid is one instruction per row")
+    func chainBackward() throws {
+        var nodes: [NodeSpec] = []
+        var previous = "x"
+        for i in 0..<40 {
+            nodes.append(node("c\(i)", [Op.sin, .tanh, .cos, .sigmoid][i % 4], previous))
+            previous = "c\(i)"
+        }
+        let graph = try Graph(GraphSpec(inputs: ["x"], nodes: nodes))
+        var rng = SplitMix64(label: "chain backward")
+        let first = try graph.backward(
+            values: ["x": try rng.tensor([256])], outputs: [previous], seeds: [previous: .ones],
+            options: BackwardOptions(returnGraph: true))
+        let returned = try #require(first.backwardGraph)
+        let gradient = try #require(returned.outputs["x"])
+        // The returned graph computes what the backward pass does, its seed an input set per row.
+        let (fused, unfused) = try Self.instructions(
+            returned.graph, shapes: returned.graph.inputs.map { _ in [256] }, targets: [], rows: [gradient],
+            seeds: ["seed:\(previous)"])
+        #expect(unfused.repeated.count >= 40)
+        #expect(fused.repeated.count == 1)
+        // Each tanh's 1 − y·y is one instruction computed once, not two.
+        #expect(fused.once.count < unfused.once.count)
+    }
+
     @Test("a value read by two nodes, a target, or one computed in the other part is not fused away")
     func unfusedValues() throws {
         let shapes = [[64], [64]]
