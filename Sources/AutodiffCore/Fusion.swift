@@ -140,8 +140,9 @@ extension Program {
             root[index] = root[next]
             groups[root[index], default: [root[index]]].append(index)
         }
+        // Each group's positions were added root first, then from the last back: put them in order.
         for (top, members) in groups {
-            let sorted = members.sorted()
+            let sorted = Array(members.reversed())
             groups[top] = sorted
             for index in sorted {
                 for case .slot(let arg) in arguments[index] where lastRead[arg] != forever && lastRead[arg] < top {
@@ -197,17 +198,21 @@ extension Program {
                 throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan")
             }
             let args = arguments[index]
-            var sources: [Int] = []
-            var read: [Int] = []
-            for arg in args {
+            // Where each argument is read (a held intermediate's register, or a new operand), and
+            // the intermediates read.
+            var sources = (first: 0, second: 0)
+            var read = (first: -1, second: -1)
+            for (position, arg) in args.enumerated() {
+                let source: Int
                 if case .slot(let s) = arg, let held = live.lastIndex(where: { $0.slot == s }) {
-                    sources.append(live[held].register)
-                    if !read.contains(held) { read.append(held) }
-                    continue
+                    source = live[held].register
+                    if position == 0 { read.first = s } else { read.second = s }
+                } else {
+                    source = ~operands.count
+                    operands.append(operand(arg))
+                    scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
                 }
-                sources.append(~operands.count)
-                operands.append(operand(arg))
-                scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
+                if position == 0 { sources = (source, source) } else { sources.second = source }
             }
             let output: Int
             if step == positions.count - 1 {
@@ -219,7 +224,13 @@ extension Program {
                 registers += 1
             }
             // An intermediate has one reader: its register is free once that reader ran.
-            for held in read.sorted(by: >) { freeRegisters.append(live.remove(at: held).register) }
+            var held = live.count - 1
+            while held >= 0 {
+                if live[held].slot == read.first || live[held].slot == read.second {
+                    freeRegisters.append(live.remove(at: held).register)
+                }
+                held -= 1
+            }
             if output >= 0 { live.append((slot, output)) }
             let function: FusedSteps.Function
             switch try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args)) {
@@ -229,9 +240,7 @@ extension Program {
                 throw .internalError("node \"\(graph.name(of: slot))\" was fused but is not elementwise")
             }
             steps.append(
-                FusedSteps.Step(
-                    function: function, first: sources[0], second: sources.count > 1 ? sources[1] : sources[0],
-                    register: output))
+                FusedSteps.Step(function: function, first: sources.first, second: sources.second, register: output))
         }
         let size = registers * block
         let fused = FusedSteps(steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(size))
