@@ -8,8 +8,9 @@
 /// unless the value is kept (a target, or a value computed once that the per-row part reads). A
 /// node's result never shares a place with its arguments. A target that nothing reads after it is
 /// written straight into the storage of the caller's result, never into the arena. A `sin` and a
-/// `cos` of the same value are computed by one kernel. Nothing here depends on input values, so a
-/// `PlanCache` keeps it with its program.
+/// `cos` of the same value are computed by one kernel, and a group of elementwise nodes by one
+/// instruction, block by block (`Fusion`). Nothing here depends on input values, so a `PlanCache`
+/// keeps it with its program.
 struct CompiledEvaluation: Sendable {
     /// At most this many inputs are read in place (each costs one nested closure while the call runs).
     static let maxInputsInPlace = 64
