@@ -8,8 +8,9 @@
 /// unless the value is kept (a target, or a value computed once that the per-row part reads). A
 /// node's result never shares a place with its arguments. A target that nothing reads after it is
 /// written straight into the storage of the caller's result, never into the arena. A `sin` and a
-/// `cos` of the same value are computed by one kernel. Nothing here depends on input values, so a
-/// `PlanCache` keeps it with its program.
+/// `cos` of the same value are computed by one kernel, and a group of elementwise nodes by one
+/// instruction, block by block (`Fusion`). Nothing here depends on input values, so a `PlanCache`
+/// keeps it with its program.
 struct CompiledEvaluation: Sendable {
     /// At most this many inputs are read in place (each costs one nested closure while the call runs).
     static let maxInputsInPlace = 64
@@ -186,6 +187,10 @@ extension Program {
                 unpaired[own] = slot
             }
         }
+        // Groups of elementwise nodes are computed by one instruction each, at their root (`Fusion`).
+        let fusion = fusionPlan(
+            order: order, onceCount: once.count, arguments: arguments, lastRead: &lastRead, forever: forever,
+            targetCount: targetCount, paired: { companion[$0] != nil || computedWithCompanion[$0] })
 
         var memory = ArenaLayout()
         // Each value's `Memory` address, once it has one.
@@ -240,16 +245,30 @@ extension Program {
                 _ = place(slot)
                 continue
             }
-            // Nothing reads it (a swap read only by the products it was folded into), or its
-            // companion computed it.
-            if lastRead[slot] < 0 || computedWithCompanion[slot] { continue }
+            // Nothing reads it (a swap read only by the products it was folded into), its companion
+            // computed it, or the group of its reader computes it.
+            if lastRead[slot] < 0 || computedWithCompanion[slot] || fusion.absorbed[index] { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             let args = arguments[index]
-            var kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args))
-            if case .matmul(let matmul, _, _) = kernel {
-                kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
+            var kernel: Kernel
+            var operands: [Int]
+            // A group's scratch area is held until its result has a place, then free for later nodes.
+            var scratch: (offset: Int, size: Int)?
+            if let group = fusion.groups[index] {
+                (kernel, operands) = try fusedKernel(
+                    group, order: order, arguments: arguments, operand: operand
+                ) { size in
+                    let offset = memory.take(size)
+                    scratch = (offset, size)
+                    return offset
+                }
+            } else {
+                kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args))
+                if case .matmul(let matmul, _, _) = kernel {
+                    kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
+                }
+                operands = args.map(operand)
             }
-            var operands = args.map(operand)
             let count = Shape.count(plan.shape)
             let output: Int
             if writtenAs[slot] != nil {
@@ -262,6 +281,7 @@ extension Program {
                 location[slot] = output
                 releases.append(slot, at: Swift.max(index, lastRead[slot]))
             }
+            if let scratch { memory.give(scratch.offset, scratch.size) }
             if let second = companion[slot] {
                 kernel = .sinCos(cosineFirst: node.op == .cos)
                 let place: Int

@@ -159,6 +159,8 @@ enum Kernel: Sendable {
     case concat(blocks: [Int], outer: Int)
     case unslice(SlicePlan, inputCount: Int)
     case softmax(outer: Int, length: Int, inner: Int, logarithm: Bool)
+    /// A group of elementwise nodes computed block by block (`Fusion`).
+    case fused(FusedSteps)
 
     /// Computes the `count` elements at `out` from the arguments at `operands` of `memory`; false
     /// (having stopped) when `deadline` passed.
@@ -205,6 +207,8 @@ enum Kernel: Sendable {
             return Kernels.softmax(
                 arg(0), outer: outer, length: length, inner: inner, logarithm: logarithm, into: out, count: count,
                 deadline: deadline)
+        case .fused(let steps):
+            return steps.run(memory, operands: operands, into: out, count: count, deadline: deadline)
         }
     }
 }

@@ -3,7 +3,7 @@
 //
 //     swift run -c release autodiffd-bench            # everything
 //     swift run -c release autodiffd-bench wide_mlp   # one section: matmul, chain, elementwise,
-//                                                     # wide_mlp, deep_chain
+//                                                     # wide_mlp, deep_chain, square
 //
 // Figures are medians of repeated runs after a warm-up; peak RSS is the process's high-water mark.
 // Results go in docs/PERFORMANCE.md ("Engine"). Nothing here is asserted.
@@ -321,6 +321,18 @@ if wanted("deep_chain") {
     print(
         "median \(time.text(1e3, "ms")); plan cached \(cached.text(1e3, "ms")); "
             + "forward alone \(forward.text(1e3, "ms"))")
+}
+
+if wanted("square") {
+    print("\n## square: y = x ⊙ x on 1M elements, backward with seed ones (big_base64's engine part)")
+    let graph = try Graph(GraphSpec(inputs: ["x"], nodes: [node("y", "mul", ["x", "x"])]))
+    let values = ["x": random.tensor([1 << 20])]
+    let time = try median(runs: 21) { _ = try graph.backward(values: values, outputs: ["y"], seeds: ["y": .ones]) }
+    let plans = PlanCache(maxSlots: 4_000_000)
+    let cached = try median(runs: 21) {
+        _ = try graph.backward(values: values, outputs: ["y"], seeds: ["y": .ones], cache: plans)
+    }
+    print("median \(time.text(1e3, "ms")); plan cached \(cached.text(1e3, "ms"))")
 }
 
 print("\npeak RSS \(format(residentMiB().peak, 1)) MiB")

@@ -1,0 +1,249 @@
+/// Fusing chains of elementwise nodes into one instruction of a compiled evaluation.
+///
+/// A node computed as a whole array per instruction makes one pass over memory per node: `g·x + x·g`
+/// on arrays larger than the cache reads and writes each intermediate once more than it needs to. A
+/// group of connected elementwise nodes is computed instead by one instruction, block by block of
+/// `Fusion.blockSize` elements: each node of the group runs the same scalar loop as its own kernel
+/// would (`Kernels.unary`, `Kernels.binary`), on one block, with the intermediates in a scratch area
+/// that stays in the cache. Every value is therefore bit for bit the unfused one.
+///
+/// A node is computed inside the group of the one node that reads it (its reader) when both are
+/// unary, or binary ops whose arguments have the result's element count or one element; when the
+/// two have as many elements (more than none); when it is read by no other node, is no target and
+/// no half of a `sin`/`cos` pair (`Kernel.sinCos`); and when both are computed in the same part
+/// (once, or per row). The groups are trees whose root, the only value read outside, is the
+/// instruction's result.
+enum Fusion {
+    /// Elements of each value a fused instruction computes at a time, so that the block of every
+    /// intermediate stays in the first-level cache.
+    static let blockSize = 512
+
+    /// Whether `compile` fuses elementwise groups: off only where a test compares the unfused
+    /// evaluation with the fused one.
+    @TaskLocal static var isEnabled = true
+}
+
+/// The elementwise groups of one evaluation order: which node positions are computed inside the
+/// group of a later node, and, by the position of its root, each group's positions.
+struct FusionPlan {
+    /// For each position, whether its node is computed inside the group of the node reading it.
+    let absorbed: [Bool]
+    /// The positions of each group of two nodes or more, in order, by the position of its root (the last).
+    let groups: [Int: [Int]]
+}
+
+/// The steps of a fused instruction, run block by block.
+struct FusedSteps: Sendable {
+    enum Function: Sendable {
+        case unary(UnaryFunction)
+        case binary(BinaryFunction)
+    }
+
+    /// One node of the group. An argument is a register (`>= 0`) of the scratch area or operand `~k`
+    /// of the instruction; the step writes register `register`, or the instruction's result when it
+    /// is -1.
+    struct Step: Sendable {
+        let function: Function
+        let first: Int
+        let second: Int
+        let register: Int
+    }
+
+    let steps: [Step]
+    /// For each operand of the instruction, whether it has one element, read for every element.
+    let scalarOperands: [Bool]
+    /// Elements per block (and per register).
+    let block: Int
+    /// The arena offset of the scratch area: a block per register.
+    let scratch: Int
+
+    /// Computes the `count` elements at `out`, block by block; false (having stopped) when
+    /// `deadline` passed. The deadline is checked before a step once the steps run since the last
+    /// check (or the start) would exceed `Kernels.elementsPerCheck` elements.
+    func run(
+        _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
+        deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        let registerBase = memory.arena + scratch
+        var sinceCheck = 0
+        var start = 0
+        while start < count {
+            let length = Swift.min(block, count - start)
+            /// The block of argument `argument` and its element count (1 for a scalar operand).
+            @inline(__always)
+            func source(_ argument: Int) -> (UnsafePointer<Double>, Int) {
+                if argument >= 0 { return (UnsafePointer(registerBase + argument * block), length) }
+                let operand = ~argument
+                let base = memory[operands[operand]]
+                return scalarOperands[operand] ? (base, 1) : (base + start, length)
+            }
+            for index in steps.indices {
+                sinceCheck += length
+                if sinceCheck > Kernels.elementsPerCheck {
+                    if Kernels.isPast(deadline) { return false }
+                    sinceCheck = length
+                }
+                let step = steps[index]
+                let target = step.register < 0 ? out + start : registerBase + step.register * block
+                switch step.function {
+                case .unary(let function):
+                    _ = Kernels.unary(function, source(step.first).0, into: target, count: length, deadline: nil)
+                case .binary(let function):
+                    let (a, aCount) = source(step.first)
+                    let (b, bCount) = source(step.second)
+                    _ = Kernels.binary(
+                        function, a, count: aCount, b, count: bCount, strides: [], shape: [], into: target,
+                        count: length, deadline: nil)
+                }
+            }
+            start += length
+        }
+        return true
+    }
+}
+
+extension Program {
+    /// The elementwise groups of `order` (`onceCount` positions computed once, then the per-row
+    /// ones), given each position's `arguments` (transposes folded), the last position reading each
+    /// slot (`forever` for kept values), each slot's count as a target, and which nodes are halves
+    /// of `sin`/`cos` pairs.
+    ///
+    /// Every value a group reads from outside is then taken to be read at the group's root, where
+    /// the group is computed: `lastRead` is moved there.
+    func fusionPlan(
+        order: [Int], onceCount: Int, arguments: [[Graph.Arg]], lastRead: inout [Int], forever: Int,
+        targetCount: [Int], paired: (Int) -> Bool
+    ) -> FusionPlan {
+        var absorbed = [Bool](repeating: false, count: order.count)
+        guard Fusion.isEnabled else { return FusionPlan(absorbed: absorbed, groups: [:]) }
+        // Whether each position is a node a group can hold, and the position of each slot's only
+        // reader (-1: none yet, -2: several).
+        var fusible = [Bool](repeating: false, count: order.count)
+        var reader = [Int](repeating: -1, count: graph.slotCount)
+        for (index, slot) in order.enumerated() {
+            fusible[index] = isFusible(slot, arguments[index]) && lastRead[slot] >= 0 && !paired(slot)
+            for case .slot(let arg) in arguments[index] where reader[arg] != index {
+                reader[arg] = reader[arg] == -1 ? index : -2
+            }
+        }
+        // The position of the group root each position belongs to, found from the last position back.
+        var root = Array(order.indices)
+        var groups: [Int: [Int]] = [:]
+        for index in order.indices.reversed() where fusible[index] {
+            let slot = order[index]
+            let next = reader[slot]
+            guard next >= 0, fusible[next], lastRead[slot] == next, targetCount[slot] == 0,
+                (index < onceCount) == (next < onceCount),
+                Shape.count(shapes[slot]) == Shape.count(shapes[order[next]])
+            else { continue }
+            absorbed[index] = true
+            root[index] = root[next]
+            groups[root[index], default: [root[index]]].append(index)
+        }
+        // Each group's positions were added root first, then from the last back: put them in order.
+        for (top, members) in groups {
+            let sorted = Array(members.reversed())
+            groups[top] = sorted
+            for index in sorted {
+                for case .slot(let arg) in arguments[index] where lastRead[arg] != forever && lastRead[arg] < top {
+                    lastRead[arg] = top
+                }
+            }
+        }
+        return FusionPlan(absorbed: absorbed, groups: groups)
+    }
+
+    /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`args`) each have
+    /// its element count or one element, of more than no elements.
+    private func isFusible(_ slot: Int, _ args: [Graph.Arg]) -> Bool {
+        guard case .node = graph.definitions[slot], let plan = plans[slot] else { return false }
+        let count = Shape.count(plan.shape)
+        guard count > 0 else { return false }
+        switch plan.layout {
+        case .map:
+            return true
+        case .broadcast:
+            guard args.count == 2 else { return false }
+            return args.allSatisfy { arg in
+                let elements = Shape.count(shape(arg))
+                return elements == count || elements == 1
+            }
+        case .reduce, .matmul, .transpose, .copy, .concat, .slice, .axis:
+            return false
+        }
+    }
+
+    /// The kernel and operands of the group of `positions` (its root last) of `order`: the operands
+    /// are the addresses `operand` gives the values it reads from outside, and `scratch(size)` gives
+    /// the arena offset of the scratch area of `size` elements.
+    func fusedKernel(
+        _ positions: [Int], order: [Int], arguments: [[Graph.Arg]], operand: (Graph.Arg) -> Int,
+        scratch: (Int) -> Int
+    ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int]) {
+        let rootSlot = order[positions[positions.count - 1]]
+        let count = Shape.count(shapes[rootSlot])
+        let block = Swift.min(Fusion.blockSize, count)
+        // The member slots whose values are held, each with its register (few: a chain holds one),
+        // and the free registers to reuse.
+        var live: [(slot: Int, register: Int)] = []
+        var freeRegisters: [Int] = []
+        var registers = 0
+        var operands: [Int] = []
+        var scalarOperands: [Bool] = []
+        var steps: [FusedSteps.Step] = []
+        steps.reserveCapacity(positions.count)
+        for (step, index) in positions.enumerated() {
+            let slot = order[index]
+            guard case .node(let node) = graph.definitions[slot], let plan = plans[slot] else {
+                throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan")
+            }
+            let args = arguments[index]
+            // Where each argument is read (a held intermediate's register, or a new operand), and
+            // the intermediates read.
+            var sources = (first: 0, second: 0)
+            var read = (first: -1, second: -1)
+            for (position, arg) in args.enumerated() {
+                let source: Int
+                if case .slot(let s) = arg, let held = live.lastIndex(where: { $0.slot == s }) {
+                    source = live[held].register
+                    if position == 0 { read.first = s } else { read.second = s }
+                } else {
+                    source = ~operands.count
+                    operands.append(operand(arg))
+                    scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
+                }
+                if position == 0 { sources = (source, source) } else { sources.second = source }
+            }
+            let output: Int
+            if step == positions.count - 1 {
+                output = -1
+            } else if let reused = freeRegisters.popLast() {
+                output = reused
+            } else {
+                output = registers
+                registers += 1
+            }
+            // An intermediate has one reader: its register is free once that reader ran.
+            var held = live.count - 1
+            while held >= 0 {
+                if live[held].slot == read.first || live[held].slot == read.second {
+                    freeRegisters.append(live.remove(at: held).register)
+                }
+                held -= 1
+            }
+            if output >= 0 { live.append((slot, output)) }
+            let function: FusedSteps.Function
+            switch try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args)) {
+            case .unary(let unary): function = .unary(unary)
+            case .binary(let binary, _, _, _, _): function = .binary(binary)
+            case .sinCos, .select, .reduce, .matmul, .gather, .copy, .concat, .unslice, .softmax, .fused:
+                throw .internalError("node \"\(graph.name(of: slot))\" was fused but is not elementwise")
+            }
+            steps.append(
+                FusedSteps.Step(function: function, first: sources.first, second: sources.second, register: output))
+        }
+        let size = registers * block
+        let fused = FusedSteps(steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(size))
+        return (.fused(fused), operands)
+    }
+}
