@@ -7,6 +7,7 @@
 # resident memory at the end of the run and its peak. Linux only.
 #
 #   BIN=/path/to/autodiffd scripts/bench-cpu.sh tiny 16 6     workload, connections, seconds
+#   FLAGS="--workers 1" BIN=… scripts/bench-cpu.sh …           the same with server flags
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workload=${1:?workload}
@@ -20,7 +21,8 @@ trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 
 python3 scripts/bench/payloads.py "$work" "$workload"
 source scripts/lib/local-server.sh
-start_server "$bin" "$port"
+# shellcheck disable=SC2086 # FLAGS is a list of flags
+start_server "$bin" "$port" ${FLAGS:-}
 url="http://127.0.0.1:$port/v1/backward"
 post() {
     BODY="$work/$workload.json" wrk -t"$1" -c"$2" -d"$3" --timeout 60s -s scripts/bench/post.lua "$url" | grep '^RESULT'
