@@ -54,21 +54,52 @@ struct FusedSteps: Sendable {
     let scalarOperands: [Bool]
     /// Elements per block (and per register).
     let block: Int
-    /// The arena offset of the scratch area: a block per register.
+    /// The arena offset of the scratch area: a block per register, for each of `areas` threads.
     let scratch: Int
+    /// Elements of one thread's scratch area.
+    let areaSize: Int
+    /// 2 when an idle worker may compute the second half of the elements (`Kernels.sharedElements`
+    /// or more), with a scratch area of its own; else 1.
+    let areas: Int
 
     /// Computes the `count` elements at `out`, block by block; false (having stopped) when
-    /// `deadline` passed. The deadline is checked before a step once the steps run since the last
-    /// check (or the start) would exceed `Kernels.elementsPerCheck` elements.
+    /// `deadline` passed. The second half goes to an idle worker if there is one and `areas` is 2
+    /// (`WorkSharing.share`); elements are independent, so the values do not depend on who computes them.
     func run(
         _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?
     ) -> Bool {
-        let registerBase = memory.arena + scratch
+        guard areas == 2 else {
+            return run(0..<count, memory, operands: operands, into: out, area: 0, deadline: deadline)
+        }
+        let half = count / 2 / block * block
+        let second = SharedBlocks(memory: memory, out: out)
+        var firstFinished = true
+        var secondFinished = false
+        let shared = WorkSharing.share({ [self] in
+            second.finished = run(
+                half..<count, second.memory, operands: operands, into: second.out, area: 1, deadline: deadline)
+        }) {
+            firstFinished = run(0..<half, memory, operands: operands, into: out, area: 0, deadline: deadline)
+        }
+        secondFinished =
+            shared
+            ? second.finished : run(half..<count, memory, operands: operands, into: out, area: 0, deadline: deadline)
+        return firstFinished && secondFinished
+    }
+
+    /// The elements `range` (from a block's start), with the scratch area `area`. The deadline is
+    /// checked before a step once the steps run since the last check (or the start) would exceed
+    /// `Kernels.elementsPerCheck` elements.
+    private func run(
+        _ range: Range<Int>, _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, area: Int,
+        deadline: ContinuousClock.Instant?
+    ) -> Bool {
+        let registerBase = memory.arena + scratch + area * areaSize
         var sinceCheck = 0
-        var start = 0
-        while start < count {
-            let length = Swift.min(block, count - start)
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let length = Swift.min(block, range.upperBound - start)
             /// The block of argument `argument` and its element count (1 for a scalar operand).
             @inline(__always)
             func source(_ argument: Int) -> (UnsafePointer<Double>, Int) {
@@ -99,6 +130,19 @@ struct FusedSteps: Sendable {
             start += length
         }
         return true
+    }
+}
+
+/// Where the second half of a fused instruction reads and writes, for the worker that takes it
+/// (`FusedSteps.run`, which returns only once that half has run).
+private final class SharedBlocks: @unchecked Sendable {
+    let memory: Memory
+    let out: UnsafeMutablePointer<Double>
+    var finished = false
+
+    init(memory: Memory, out: UnsafeMutablePointer<Double>) {
+        self.memory = memory
+        self.out = out
     }
 }
 
@@ -242,8 +286,12 @@ extension Program {
             steps.append(
                 FusedSteps.Step(function: function, first: sources.first, second: sources.second, register: output))
         }
-        let size = registers * block
-        let fused = FusedSteps(steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(size))
+        // A group of `Kernels.sharedElements` or more may have its second half computed by an idle
+        // worker, which needs a scratch area of its own.
+        let (areaSize, areas) = (registers * block, count >= Kernels.sharedElements ? 2 : 1)
+        let fused = FusedSteps(
+            steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(areas * areaSize),
+            areaSize: areaSize, areas: areas)
         return (.fused(fused), operands)
     }
 }

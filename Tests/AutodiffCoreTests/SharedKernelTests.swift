@@ -121,7 +121,45 @@ import Testing
             for _ in 0..<200 where Self.worker.taken == before { shared = sinCos() }
         }
         #expect(Self.worker.taken > before)
-        #expect(shared == alone)
+        #expect(shared.0.count == count && zip(shared.0, alone.0).filter { $0 != $1 }.isEmpty)
+        #expect(shared.1.count == count && zip(shared.1, alone.1).filter { $0 != $1 }.isEmpty)
+    }
+
+    /// A fused group (`g·x + x·g`, the backward of `x·x`, and a tanh chain's backward) of more
+    /// than `Kernels.sharedElements` elements: its second half computed by the idle worker in a
+    /// scratch area of its own, the gradient bit for bit the one thread's, and the fused and unfused
+    /// ones equal.
+    @Test func fusedGroupsGiveTheSameBitsShared() throws {
+        var random = SplitMix64(seed: 0xF05E_D)
+        let count = Kernels.sharedElements + 1_000
+        let x = try Tensor(shape: [count], data: EngineKernelTests.values(count, &random))
+        for spec in [
+            GraphSpec(inputs: ["x"], nodes: [node("y", .mul, "x", "x")]),
+            GraphSpec(inputs: ["x"], nodes: [node("a", .tanh, "x"), node("b", .tanh, "a"), node("y", .sin, "b")]),
+        ] {
+            let graph = try Graph(spec)
+            func gradient() throws -> [UInt64] {
+                try graph.backward(values: ["x": x], outputs: ["y"], seeds: ["y": .ones]).gradients["x"]?.data
+                    .map(\.bitPattern) ?? []
+            }
+            let alone = try gradient()
+            let unfused = try Fusion.$isEnabled.withValue(false) { try gradient() }
+            var shared = alone
+            let before = Self.worker.taken
+            var failure: (any Error)?
+            WorkSharing.serve(Self.worker) {
+                for _ in 0..<200 where Self.worker.taken == before {
+                    do { shared = try gradient() } catch { failure = error }
+                }
+            }
+            if let failure { throw failure }
+            #expect(Self.worker.taken > before)
+            #expect(alone.count == count)
+            // Counted rather than compared whole: a failure then reports a number, not a diff of
+            // two quarter-million-element arrays.
+            #expect(shared.count == count && zip(shared, alone).filter { $0 != $1 }.isEmpty)
+            #expect(unfused.count == count && zip(unfused, alone).filter { $0 != $1 }.isEmpty)
+        }
     }
 
     @Test func aPassedDeadlineStopsASharedKernel() throws {
