@@ -42,18 +42,18 @@ import Testing
     /// that worker has helped with it, up to `tries` times): the two outcomes, and whether it helped.
     /// (The other worker may not start on its half before this one is done, on a busy machine or
     /// when the run is cut short early; the half is then left undone, and that parse not helped.)
-    func outcomes(_ body: String, tries: Int = 20) async throws -> (
+    func outcomes(_ body: String, tries: Int = 20, sharedRunBytes: Int = Self.sharedRunBytes) async throws -> (
         alone: Result<JSONValue, JSONParser.Failure>, shared: Result<JSONValue, JSONParser.Failure>, helped: Bool
     ) {
         let bytes = Array(body.utf8)
         let alone = Result { () throws(JSONParser.Failure) in
-            try JSONParser.parse(bytes, sharedRunBytes: Self.sharedRunBytes)
+            try JSONParser.parse(bytes, sharedRunBytes: sharedRunBytes)
         }
         let pool = WorkerPool(workers: 2, queueDepth: 0)
         var shared = alone
         for _ in 0..<tries where pool.helped == 0 {
             shared = try await pool.run {
-                Result { () throws(JSONParser.Failure) in try JSONParser.parse(bytes, sharedRunBytes: Self.sharedRunBytes) }
+                Result { () throws(JSONParser.Failure) in try JSONParser.parse(bytes, sharedRunBytes: sharedRunBytes) }
             }
         }
         return (alone, shared, pool.helped > 0)
@@ -128,5 +128,17 @@ import Testing
             helpedAny = helpedAny || helped
         }
         #expect(helpedAny)
+    }
+
+    /// With any threshold, however small, short runs and runs cut off by the end of the body parse as
+    /// one thread parses them (the cut is looked for only inside the run).
+    @Test func shortRunsParseTheSameWithAnyThreshold() async throws {
+        let bodies = ["[1]", "[1,2]", "[1,2,3]", "[12,3]", "[1,2,3,4,5,6]", "[1,", "[1,2", "[1,2,]", #"{"a":[1,2,3]}"#]
+        for threshold in [0, 1, 2, 3, 5] {
+            for body in bodies {
+                let (alone, shared, _) = try await outcomes(body, tries: 3, sharedRunBytes: threshold)
+                #expect(shared == alone, "\(body) from \(threshold) bytes")
+            }
+        }
     }
 }

@@ -239,7 +239,10 @@ struct JSONParser {
         let length = UnsafeRawPointer(bracket) - UnsafeRawPointer(base + index)
         guard length >= sharedRunBytes else { return nil }
         let middle = index + length / 2
-        for cut in middle..<(middle + 64) where bytes[cut] == UInt8(ascii: ",") && isNumberStart(bytes[cut + 1]) {
+        // Up to 64 bytes on, and short of the bracket, so `cut + 1` is in the run however short.
+        let end = Swift.min(middle + 64, index + length - 1)
+        for cut in middle..<Swift.max(middle, end)
+        where bytes[cut] == UInt8(ascii: ",") && isNumberStart(bytes[cut + 1]) {
             return cut
         }
         return nil
