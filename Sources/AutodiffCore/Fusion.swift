@@ -165,8 +165,9 @@ extension Program {
         var fusible = [Bool](repeating: false, count: order.count)
         var reader = [Int](repeating: -1, count: graph.slotCount)
         for (index, slot) in order.enumerated() {
-            fusible[index] = isFusible(slot, arguments[index]) && lastRead[slot] >= 0 && !paired(slot)
-            for case .slot(let arg) in arguments[index] where reader[arg] != index {
+            let args = arguments[index]
+            fusible[index] = isFusible(slot, args) && lastRead[slot] >= 0 && !paired(slot)
+            for case .slot(let arg) in args where reader[arg] != index {
                 reader[arg] = reader[arg] == -1 ? index : -2
             }
         }
@@ -198,9 +199,11 @@ extension Program {
     }
 
     /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`args`) each have
-    /// its element count or one element, of more than no elements.
+    /// its element count or one element, of more than no elements. (Read through `plans` and
+    /// `shapes` alone: only nodes have plans, and copying a definition or a shape out of the
+    /// program retains what it holds, a large part of this pass's cost on a fresh plan.)
     private func isFusible(_ slot: Int, _ args: [Graph.Arg]) -> Bool {
-        guard case .node = graph.definitions[slot], let plan = plans[slot] else { return false }
+        guard let plan = plans[slot] else { return false }
         let count = Shape.count(plan.shape)
         guard count > 0 else { return false }
         switch plan.layout {
@@ -208,10 +211,15 @@ extension Program {
             return true
         case .broadcast:
             guard args.count == 2 else { return false }
-            return args.allSatisfy { arg in
-                let elements = Shape.count(shape(arg))
-                return elements == count || elements == 1
+            for arg in args {
+                let elements: Int
+                switch arg {
+                case .slot(let source): elements = Shape.count(shapes[source])
+                case .literal: elements = 1
+                }
+                guard elements == count || elements == 1 else { return false }
             }
+            return true
         case .reduce, .matmul, .transpose, .copy, .concat, .slice, .axis:
             return false
         }
