@@ -96,7 +96,8 @@ import Testing
 
     @Test func anOddElementFarFromTheCutParsesTheSameShared() async throws {
         var helpedAny = false
-        for position in [1, Self.middle / 2, Self.middle + (Self.numbers.count - Self.middle) / 2, Self.numbers.count - 1] {
+        let count = Self.numbers.count
+        for position in [1, Self.middle / 2, Self.middle + (count - Self.middle) / 2, count - 1] {
             var texts = Self.numbers
             texts[position] = "1e999"
             let (alone, shared, helped) = try await outcomes("[" + texts.joined(separator: ",") + "]")
@@ -120,7 +121,8 @@ import Testing
         for round in 0..<100 {
             var damaged = body
             let spread = round % 2 == 0 ? 256 : body.count / 2
-            let position = max(1, min(body.count - 2, body.count / 2 + Int(random.next() % UInt64(2 * spread)) - spread))
+            let offset = Int(random.next() % UInt64(2 * spread)) - spread
+            let position = max(1, min(body.count - 2, body.count / 2 + offset))
             damaged[position] = replacements[Int(random.next() % UInt64(replacements.count))]
             let text = String(decoding: damaged, as: UTF8.self)
             let (alone, shared, helped) = try await outcomes(text, tries: 3)

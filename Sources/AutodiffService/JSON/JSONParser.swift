@@ -222,7 +222,9 @@ struct JSONParser {
 
     /// `readNumberRun`'s loop, stopping early at `stop`.
     private mutating func readNumbers(until stop: Int, count: inout Int) throws(Failure) {
-        while index != stop, index + 1 < bytes.count, bytes[index] == UInt8(ascii: ","), isNumberStart(bytes[index + 1]) {
+        while index != stop, index + 1 < bytes.count, bytes[index] == UInt8(ascii: ","),
+            isNumberStart(bytes[index + 1])
+        {
             index += 1
             scratch.append(try parseNumber())
             count += 1
