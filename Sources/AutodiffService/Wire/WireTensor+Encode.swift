@@ -97,13 +97,16 @@ extension JSONWriter {
 
     /// `values` separated by commas, at the end of `buffer` (grown if need be).
     private mutating func printNumbers(_ values: ArraySlice<Double>) {
-        let bytes = Self.printedSize(values.count)
-        room(bytes)
-        _ = values.withUnsafeBufferPointer { values in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { output in
-                guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
-                return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
-            }
+        room(Self.printedSize(values.count))
+        values.withUnsafeBufferPointer { Self.print($0, into: &buffer) }
+    }
+
+    /// `values` separated by commas, at the end of `buffer` (grown if it has less room than
+    /// `printedSize`): the writer's own steps and the ones an idle worker prints.
+    fileprivate static func print(_ values: UnsafeBufferPointer<Double>, into buffer: inout ByteBuffer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: printedSize(values.count)) { output in
+            guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
+            return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
         }
     }
 
@@ -167,12 +170,8 @@ private final class PrintedNumbers: @unchecked Sendable {
     private(set) var text: ByteBuffer?
 
     func print(_ values: UnsafeBufferPointer<Double>) {
-        let bytes = JSONWriter.printedSize(values.count)
-        var buffer = ByteBufferAllocator().buffer(capacity: bytes)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes) { output in
-            guard let input = values.baseAddress, let base = output.baseAddress else { return 0 }
-            return autodiffd_format_doubles(input, values.count, base.assumingMemoryBound(to: CChar.self))
-        }
+        var buffer = ByteBufferAllocator().buffer(capacity: JSONWriter.printedSize(values.count))
+        JSONWriter.print(values, into: &buffer)
         text = buffer
     }
 }
