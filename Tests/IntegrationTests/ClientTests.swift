@@ -207,8 +207,11 @@ import Testing
     }
 
     @Test func overloadedIsRetriedAfterRetryAfterWithinBounds() async throws {
+        // The slow call must finish (200) after the retries: on a loaded machine its niced worker can
+        // take most of the default 30 s, so it gets more.
         let server = try ServerProcess(
-            arguments: ["--workers", "1", "--queue-depth", "0", "--retry-after", "1"] + SlowCall.arguments)
+            arguments: ["--workers", "1", "--queue-depth", "0", "--retry-after", "1", "--request-timeout", "300"]
+                + SlowCall.arguments)
         let slow = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
         waitUntilBusy(server, while: slow)
         #expect(workerLoad(server)?.busy == 1, "the slow call is not holding the worker")
@@ -234,7 +237,8 @@ import Testing
     }
 
     @Test func theTimeoutEndsACallThatWaitsTooLong() async throws {
-        let server = try ServerProcess(arguments: ["--workers", "1", "--queue-depth", "1"] + SlowCall.arguments)
+        let server = try ServerProcess(
+            arguments: ["--workers", "1", "--queue-depth", "1", "--request-timeout", "300"] + SlowCall.arguments)
         let slow = try startCurlPost(server.baseURL + "/v1/forward", SlowCall.body)
         waitUntilBusy(server, while: slow)
         #expect(workerLoad(server)?.busy == 1, "the slow call is not holding the worker")
