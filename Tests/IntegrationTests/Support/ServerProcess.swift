@@ -38,7 +38,11 @@ final class ServerProcess: Sendable {
         return process.terminationStatus
     }
 
-    var logText: String { log.text }
+    /// What the server wrote to stderr: so far while it runs, all of it once it has exited.
+    var logText: String {
+        if !process.isRunning { log.waitForEnd() }
+        return log.text
+    }
 
     deinit {
         if process.isRunning {
@@ -76,6 +80,8 @@ final class ServerProcess: Sendable {
 final class LogCollector: Sendable {
     private let state = Mutex((text: "", port: Int?.none, finished: false))
     private let announced = DispatchSemaphore(value: 0)
+    /// Signalled once stderr has closed and everything before it is in `text`.
+    private let ended = DispatchSemaphore(value: 0)
 
     init(_ handle: FileHandle) {
         DispatchQueue.global().async { [self] in
@@ -94,7 +100,15 @@ final class LogCollector: Sendable {
             }
             state.withLock { $0.finished = true }
             announced.signal()
+            ended.signal()
         }
+    }
+
+    /// Blocks until stderr closes (bounded: 10 s). A process's last lines can still be in the pipe
+    /// when it has exited: reading `text` without this lost the drain's last log line.
+    func waitForEnd() {
+        guard !state.withLock({ $0.finished }) else { return }
+        if ended.wait(timeout: .now() + 10) == .success { ended.signal() }
     }
 
     /// Blocks until the server announces its port or its stderr closes (bounded: 60 s).
