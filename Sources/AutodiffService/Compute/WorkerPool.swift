@@ -124,7 +124,7 @@ public final class WorkerPool: Sendable {
         for fail in waiters { fail(Stopped()) }
     }
 
-    /// How many parts of jobs shared by `WorkSharing.share` workers of this pool have run.
+    /// How many shared parts of jobs (`WorkSharing.share`) this pool's workers have taken.
     var helped: Int {
         jobs.state.withLock { $0.helped }
     }
