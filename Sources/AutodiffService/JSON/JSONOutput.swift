@@ -99,10 +99,8 @@ struct JSONWriter {
         guard buffer.writableBytes < wanted, buffer.readableBytes > 0,
             buffer.readableBytes + wanted > Self.pieceCapacity
         else { return }
-        let written = finished.reduce(buffer.readableBytes) { $0 + $1.readableBytes }
         finished.append(buffer)
-        let capacity = min(max(wanted, estimate - written), Self.pieceCapacity)
-        buffer = ByteBufferAllocator().buffer(capacity: capacity)
+        startBuffer(atLeast: wanted)
     }
 
     /// Ends `buffer` with `piece`, text written elsewhere, after it; what is written next goes to a
@@ -110,8 +108,14 @@ struct JSONWriter {
     mutating func adopt(_ piece: ByteBuffer) {
         finished.append(buffer)
         finished.append(piece)
+        startBuffer(atLeast: 1024)
+    }
+
+    /// A new `buffer` after the finished ones, sized for the rest of the estimate (at least
+    /// `minimum`, at most `pieceCapacity`).
+    private mutating func startBuffer(atLeast minimum: Int) {
         let written = finished.reduce(0) { $0 + $1.readableBytes }
-        buffer = ByteBufferAllocator().buffer(capacity: min(max(1024, estimate - written), Self.pieceCapacity))
+        buffer = ByteBufferAllocator().buffer(capacity: min(max(minimum, estimate - written), Self.pieceCapacity))
     }
 
     mutating func write(_ value: JSONOutput) throws(AutodiffError) {
