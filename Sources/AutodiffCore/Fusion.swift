@@ -63,8 +63,9 @@ struct FusedSteps: Sendable {
     let areas: Int
 
     /// Computes the `count` elements at `out`, block by block; false (having stopped) when
-    /// `deadline` passed. The second half goes to an idle worker if there is one and `areas` is 2
-    /// (`WorkSharing.share`); elements are independent, so the values do not depend on who computes them.
+    /// `deadline` passed. With two `areas`, the second half (from a block's start, with scratch area
+    /// 1) goes to an idle worker if there is one (`WorkSharing.shareHalves`); elements are
+    /// independent, so the values do not depend on who computes them.
     func run(
         _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?
@@ -72,20 +73,9 @@ struct FusedSteps: Sendable {
         guard areas == 2 else {
             return run(0..<count, memory, operands: operands, into: out, area: 0, deadline: deadline)
         }
-        let half = count / 2 / block * block
-        let second = SharedBlocks(memory: memory, out: out)
-        var firstFinished = true
-        var secondFinished = false
-        let shared = WorkSharing.share({ [self] in
-            second.finished = run(
-                half..<count, second.memory, operands: operands, into: second.out, area: 1, deadline: deadline)
-        }) {
-            firstFinished = run(0..<half, memory, operands: operands, into: out, area: 0, deadline: deadline)
+        return WorkSharing.shareHalves(of: count, alignment: block) { range, half in
+            run(range, memory, operands: operands, into: out, area: half, deadline: deadline)
         }
-        secondFinished =
-            shared
-            ? second.finished : run(half..<count, memory, operands: operands, into: out, area: 0, deadline: deadline)
-        return firstFinished && secondFinished
     }
 
     /// The elements `range` (from a block's start), with the scratch area `area`. The deadline is
@@ -130,19 +120,6 @@ struct FusedSteps: Sendable {
             start += length
         }
         return true
-    }
-}
-
-/// Where the second half of a fused instruction reads and writes, for the worker that takes it
-/// (`FusedSteps.run`, which returns only once that half has run).
-private final class SharedBlocks: @unchecked Sendable {
-    let memory: Memory
-    let out: UnsafeMutablePointer<Double>
-    var finished = false
-
-    init(memory: Memory, out: UnsafeMutablePointer<Double>) {
-        self.memory = memory
-        self.out = out
     }
 }
 

@@ -50,45 +50,16 @@ enum Kernels {
 
     /// `chunks` for a `body` whose elements are independent of each other (each written from its
     /// own inputs only): with `sharedElements` or more, the second half of `0..<count` goes to an
-    /// idle worker if there is one (`WorkSharing.share`), and is done here otherwise. Every element
+    /// idle worker if there is one (`WorkSharing.shareHalves`), and is done here otherwise. Every element
     /// is computed as it would be in one loop, so the values do not depend on who computes them.
     @inline(__always)
     private static func eachChunk(
         _ count: Int, deadline: ContinuousClock.Instant?, _ body: (Range<Int>) -> Void
     ) -> Bool {
         guard count >= sharedElements else { return chunks(count, deadline: deadline, body) }
-        let half = count / 2
-        return withoutActuallyEscaping(body) { body in
-            let second = SharedChunks(range: half..<count, deadline: deadline, body: body)
-            var firstFinished = true
-            let shared = WorkSharing.share({ second.run() }) {
-                firstFinished = chunks(half, deadline: deadline, body)
-            }
-            if !shared { second.run() }
-            return firstFinished && second.finished
-        }
-    }
-
-    /// The second half of an `eachChunk` loop, run once by whichever thread takes it. It lets go of
-    /// `body` when done, before `eachChunk` returns (which it does only once this has run), so the
-    /// closure never outlives the loop.
-    private final class SharedChunks: @unchecked Sendable {
-        private let range: Range<Int>
-        private let deadline: ContinuousClock.Instant?
-        private var body: ((Range<Int>) -> Void)?
-        private(set) var finished = false
-
-        init(range: Range<Int>, deadline: ContinuousClock.Instant?, body: @escaping (Range<Int>) -> Void) {
-            self.range = range
-            self.deadline = deadline
-            self.body = body
-        }
-
-        func run() {
-            guard let body else { return }
-            self.body = nil
+        return WorkSharing.shareHalves(of: count) { range, _ in
             let start = range.lowerBound
-            finished = chunks(range.count, deadline: deadline) { chunk in
+            return chunks(range.count, deadline: deadline) { chunk in
                 body((start + chunk.lowerBound)..<(start + chunk.upperBound))
             }
         }

@@ -35,6 +35,23 @@ public enum WorkSharing {
         return true
     }
 
+    /// Runs `body` on the two halves of `0..<count`, cut at a multiple of `alignment`: the first
+    /// (`half` 0) here, the second (`half` 1) on an idle worker if there is one (`share`), else here
+    /// after the first. True when both returned true. `body` is let go before this returns, so it
+    /// never outlives the call (Swift checks that of a closure it let escape for the while).
+    public static func shareHalves(
+        of count: Int, alignment: Int = 1, _ body: (_ range: Range<Int>, _ half: Int) -> Bool
+    ) -> Bool {
+        let cut = count / 2 / alignment * alignment
+        return withoutActuallyEscaping(body) { body in
+            let second = SecondHalf(cut..<count, body)
+            var firstFinished = true
+            let shared = share({ second.run() }) { firstFinished = body(0..<cut, 0) }
+            if !shared { second.run() }
+            return firstFinished && second.finished
+        }
+    }
+
     /// Runs `body` (a worker thread's loop) with the calling thread marked as a worker of `workers`.
     public static func serve(_ workers: any IdleWorkers, _ body: () -> Void) {
         let marked = Unmanaged.passRetained(Marked(workers))
@@ -64,6 +81,25 @@ public enum WorkSharing {
         init(_ workers: any IdleWorkers) {
             self.workers = workers
         }
+    }
+}
+
+/// The second half of a `WorkSharing.shareHalves`, run once by whichever thread takes it, which
+/// then lets go of the body.
+private final class SecondHalf: @unchecked Sendable {
+    private let range: Range<Int>
+    private var body: ((Range<Int>, Int) -> Bool)?
+    private(set) var finished = false
+
+    init(_ range: Range<Int>, _ body: @escaping (Range<Int>, Int) -> Bool) {
+        self.range = range
+        self.body = body
+    }
+
+    func run() {
+        guard let body else { return }
+        self.body = nil
+        finished = body(range, 1)
     }
 }
 
