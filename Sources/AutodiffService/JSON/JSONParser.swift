@@ -406,13 +406,68 @@ struct JSONParser {
     private mutating func parseBase64Member() throws(Failure) -> JSONValue {
         let start = index + 1
         if index < bytes.count, bytes[index] == UInt8(ascii: "\"") {
-            let end = start + Base64.span(UnsafeBufferPointer(rebasing: bytes[start...]))
+            let end = start + base64Span(from: start)
             if end < bytes.count, bytes[end] == UInt8(ascii: "\""), end - start >= Self.minimumBase64Text {
                 index = end + 1
                 return .base64Text(body[start..<end])
             }
         }
         return try parseValue()
+    }
+
+    /// How many bytes from `start` on are base64 characters (`Base64.span`). Past a first stretch of
+    /// `sharedSpanProbe` bytes, a long rest of the body (`Base64.sharedTextBytes` or more) is scanned
+    /// in two halves when a worker is idle (`WorkSharing.share`): the later half counts only if the
+    /// earlier one is base64 to its end, and it stops soon after the earlier one finds the end, so a
+    /// short text costs no more than its own length.
+    private func base64Span(from start: Int) -> Int {
+        let rest = UnsafeBufferPointer(rebasing: bytes[start...])
+        let probe = Swift.min(rest.count, Self.sharedSpanProbe)
+        let first = Base64.span(UnsafeBufferPointer(rebasing: rest[..<probe]))
+        guard first == probe, rest.count - probe >= Base64.sharedTextBytes else {
+            return first < probe ? first : probe + Base64.span(UnsafeBufferPointer(rebasing: rest[probe...]))
+        }
+        let cut = probe + (rest.count - probe) / 2 / 64 * 64
+        let later = LaterSpan(UnsafeBufferPointer(rebasing: rest[cut...]))
+        var here = 0
+        let shared = WorkSharing.share({ later.scan() }) {
+            here = Base64.span(UnsafeBufferPointer(rebasing: rest[probe..<cut]))
+            if probe + here < cut { later.wanted.store(false, ordering: .relaxed) }
+        }
+        guard probe + here == cut else { return probe + here }
+        if shared, let length = later.length { return cut + length }
+        return cut + Base64.span(UnsafeBufferPointer(rebasing: rest[cut...]))
+    }
+
+    /// The bytes `base64Span` scans before it considers sharing the rest: most tensors' text ends
+    /// within them, and then no worker is woken.
+    static let sharedSpanProbe = 1 << 16
+
+    /// The later half of a `base64Span`, scanned by another worker a block at a time until a byte
+    /// that is not base64, the end of the body, or it is not wanted.
+    private final class LaterSpan: @unchecked Sendable {
+        private let text: UnsafeBufferPointer<UInt8>
+        /// Cleared when the earlier half found the end of the base64 text.
+        let wanted = Atomic(true)
+        /// How many bytes from the start of `text` are base64 (nil if it stopped, not wanted).
+        private(set) var length: Int?
+
+        /// The body outlives this: `WorkSharing.share` returns only once `scan` has.
+        init(_ text: UnsafeBufferPointer<UInt8>) {
+            self.text = text
+        }
+
+        func scan() {
+            var read = 0
+            while read < text.count {
+                guard wanted.load(ordering: .relaxed) else { return }
+                let block = Swift.min(text.count - read, JSONParser.sharedSpanProbe)
+                let span = Base64.span(UnsafeBufferPointer(rebasing: text[read..<read + block]))
+                read += span
+                if span < block { break }
+            }
+            length = read
+        }
     }
 
     // MARK: Scalars
