@@ -110,10 +110,9 @@ extension Program {
 
         // Each node's arguments, with transposes folded into the matrix products that read them.
         var ops: [Op?] = []
-        var arguments: [[Graph.Arg]] = []
+        var arguments = OrderArguments(positions: order.count)
         var transposes: [(Bool, Bool)] = []
         ops.reserveCapacity(order.count)
-        arguments.reserveCapacity(order.count)
         transposes.reserveCapacity(order.count)
         for slot in order {
             guard case .node(let node) = graph.definitions[slot] else {
@@ -138,8 +137,10 @@ extension Program {
 
         // The last position that reads each slot.
         var lastRead = [Int](repeating: -1, count: graph.slotCount)
-        for (index, args) in arguments.enumerated() {
-            for case .slot(let arg) in args { lastRead[arg] = index }
+        for index in order.indices {
+            for k in arguments.range(index) {
+                if case .slot(let arg) = arguments[k] { lastRead[arg] = index }
+            }
         }
         // A node computed for one target, that no node reads, is written straight into the result
         // (a per-row target only when it is computed per row).
@@ -178,7 +179,8 @@ extension Program {
         var computedWithCompanion = [Bool](repeating: false, count: graph.slotCount)
         var unpaired = [Int](repeating: -1, count: 2 * graph.slotCount)
         for (index, slot) in order.enumerated() {
-            guard let op = ops[index], op == .sin || op == .cos, case .slot(let x) = arguments[index][0],
+            guard let op = ops[index], op == .sin || op == .cos,
+                case .slot(let x) = arguments[arguments.range(index).lowerBound],
                 lastRead[slot] >= 0, targetCount[slot] == 0
             else { continue }
             let (own, other) = op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
@@ -243,8 +245,9 @@ extension Program {
             } else {
                 while !argumentShapes.isEmpty { argumentShapes.removeLast() }
                 operands = []
-                operands.reserveCapacity(arguments[index].count + (companion[slot] == nil ? 0 : 1))
-                for arg in arguments[index] {
+                operands.reserveCapacity(arguments.range(index).count + (companion[slot] == nil ? 0 : 1))
+                for k in arguments.range(index) {
+                    let arg = arguments[k]
                     argumentShapes.append(shape(arg))
                     operands.append(places.operand(arg, of: self))
                 }
@@ -312,6 +315,30 @@ extension Program {
         for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
         return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 ? source : nil
     }
+}
+
+/// The arguments of each position of an evaluation order, end to end in one array: reading them
+/// retains nothing, where reading an array per node retained and released it in every pass.
+struct OrderArguments {
+    private var all: [Graph.Arg] = []
+    /// Position `p`'s arguments are `all[start[p]..<start[p + 1]]`.
+    private var start: [Int] = [0]
+
+    init(positions: Int) {
+        all.reserveCapacity(2 * positions)
+        start.reserveCapacity(positions + 1)
+    }
+
+    /// Adds the arguments of the next position.
+    mutating func append(_ args: [Graph.Arg]) {
+        all.append(contentsOf: args)
+        start.append(all.count)
+    }
+
+    /// Where the arguments of `position` are, for `subscript`.
+    func range(_ position: Int) -> Range<Int> { start[position]..<start[position + 1] }
+
+    subscript(index: Int) -> Graph.Arg { all[index] }
 }
 
 /// For each position of an evaluation order, the slots released after it, in the order added.

@@ -140,7 +140,7 @@ extension Program {
     /// Every value a group reads from outside is then taken to be read at the group's root, where
     /// the group is computed: `lastRead` is moved there.
     func fusionPlan(
-        order: [Int], onceCount: Int, arguments: [[Graph.Arg]], lastRead: inout [Int], forever: Int,
+        order: [Int], onceCount: Int, arguments: OrderArguments, lastRead: inout [Int], forever: Int,
         targetCount: [Int], paired: [Bool]
     ) -> FusionPlan {
         var absorbed = [Bool](repeating: false, count: order.count)
@@ -150,9 +150,9 @@ extension Program {
         var fusible = [Bool](repeating: false, count: order.count)
         var reader = [Int](repeating: -1, count: graph.slotCount)
         for (index, slot) in order.enumerated() {
-            fusible[index] = lastRead[slot] >= 0 && !paired[slot] && isFusible(slot, arguments[index])
-            for position in arguments[index].indices {
-                guard case .slot(let arg) = arguments[index][position], reader[arg] != index else { continue }
+            fusible[index] = lastRead[slot] >= 0 && !paired[slot] && isFusible(slot, arguments, arguments.range(index))
+            for k in arguments.range(index) {
+                guard case .slot(let arg) = arguments[k], reader[arg] != index else { continue }
                 reader[arg] = reader[arg] == -1 ? index : -2
             }
         }
@@ -185,8 +185,8 @@ extension Program {
             let top = root[index]
             members[groups[top].lowerBound + filled[top]] = index
             filled[top] += 1
-            for position in arguments[index].indices {
-                guard case .slot(let arg) = arguments[index][position], lastRead[arg] != forever, lastRead[arg] < top
+            for k in arguments.range(index) {
+                guard case .slot(let arg) = arguments[k], lastRead[arg] != forever, lastRead[arg] < top
                 else { continue }
                 lastRead[arg] = top
             }
@@ -194,11 +194,11 @@ extension Program {
         return FusionPlan(absorbed: absorbed, members: members, groups: groups)
     }
 
-    /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`args`) each have
-    /// its element count or one element, of more than no elements. (Read through `plans` and
-    /// `shapes` alone: only nodes have plans, and copying a definition or a shape out of the
-    /// program retains what it holds, a large part of this pass's cost on a fresh plan.)
-    private func isFusible(_ slot: Int, _ args: [Graph.Arg]) -> Bool {
+    /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`arguments` at
+    /// `args`) each have its element count or one element, of more than no elements. (Read through
+    /// `plans` and `shapes` alone: only nodes have plans, and copying a definition or a shape out of
+    /// the program retains what it holds, a large part of this pass's cost on a fresh plan.)
+    private func isFusible(_ slot: Int, _ arguments: OrderArguments, _ args: Range<Int>) -> Bool {
         guard let plan = plans[slot] else { return false }
         let count = Shape.count(plan.shape)
         guard count > 0 else { return false }
@@ -207,9 +207,9 @@ extension Program {
             return true
         case .broadcast:
             guard args.count == 2 else { return false }
-            for arg in args {
+            for k in args {
                 let elements: Int
-                switch arg {
+                switch arguments[k] {
                 case .slot(let source): elements = Shape.count(shapes[source])
                 case .literal: elements = 1
                 }
@@ -228,7 +228,7 @@ extension Program {
     /// far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays), and
     /// `argumentShapes` is room for a node's argument shapes.
     func fusedKernel(
-        _ positions: ArraySlice<Int>, order: [Int], ops: [Op?], arguments: [[Graph.Arg]],
+        _ positions: ArraySlice<Int>, order: [Int], ops: [Op?], arguments: OrderArguments,
         places: inout ValuePlaces, functions: inout [(op: Op, function: FusedSteps.Function)],
         argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int], scratch: (offset: Int, size: Int)) {
@@ -255,8 +255,8 @@ extension Program {
             // the intermediates read.
             var sources = (first: 0, second: 0)
             var read = (first: -1, second: -1)
-            for position in arguments[index].indices {
-                let arg = arguments[index][position]
+            for (position, k) in arguments.range(index).enumerated() {
+                let arg = arguments[k]
                 let source: Int
                 if case .slot(let s) = arg, let held = live.lastIndex(where: { $0.slot == s }) {
                     source = live[held].register
@@ -293,7 +293,8 @@ extension Program {
             if op.attributes.isEmpty, let known = functions.first(where: { $0.op == op }) {
                 function = known.function
             } else {
-                function = try fusedFunction(slot, op: op, arguments: arguments[index], argumentShapes: &argumentShapes)
+                function = try fusedFunction(
+                    slot, op: op, arguments: arguments, arguments.range(index), argumentShapes: &argumentShapes)
                 if op.attributes.isEmpty { functions.append((op, function)) }
             }
             steps.append(
@@ -309,14 +310,14 @@ extension Program {
         return (.fused(fused), operands, scratch)
     }
 
-    /// The scalar function of the elementwise node `slot` (of `op`, reading `arguments`), from its
-    /// kernel. `argumentShapes` is room for the arguments' shapes.
+    /// The scalar function of the elementwise node `slot` (of `op`, reading `arguments` at `args`),
+    /// from its kernel. `argumentShapes` is room for the arguments' shapes.
     private func fusedFunction(
-        _ slot: Int, op: Op, arguments: [Graph.Arg], argumentShapes: inout [[Int]]
+        _ slot: Int, op: Op, arguments: OrderArguments, _ args: Range<Int>, argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> FusedSteps.Function {
         guard let plan = plans[slot] else { throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan") }
         while !argumentShapes.isEmpty { argumentShapes.removeLast() }
-        for arg in arguments { argumentShapes.append(shape(arg)) }
+        for k in args { argumentShapes.append(shape(arguments[k])) }
         let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
         switch try op.kernel(plan: plan, attrs: attrs, args: argumentShapes) {
         case .unary(let unary): return .unary(unary)
