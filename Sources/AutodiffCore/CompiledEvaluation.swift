@@ -331,7 +331,8 @@ struct OrderArguments {
 
     /// Adds the arguments of the next position.
     mutating func append(_ args: [Graph.Arg]) {
-        all.append(contentsOf: args)
+        // One by one: `append(contentsOf:)` is generic code, slower for the one or two of a node.
+        for arg in args { all.append(arg) }
         start.append(all.count)
     }
 
