@@ -110,10 +110,9 @@ extension Program {
 
         // Each node's arguments, with transposes folded into the matrix products that read them.
         var ops: [Op?] = []
-        var arguments: [[Graph.Arg]] = []
+        var arguments = OrderArguments(positions: order.count)
         var transposes: [(Bool, Bool)] = []
         ops.reserveCapacity(order.count)
-        arguments.reserveCapacity(order.count)
         transposes.reserveCapacity(order.count)
         for slot in order {
             guard case .node(let node) = graph.definitions[slot] else {
@@ -123,23 +122,25 @@ extension Program {
                 continue
             }
             ops.append(node.op)
-            var args = node.args
-            var flags = [false, false]
-            if node.op == .matmul {
-                for side in 0..<2 {
-                    guard let source = swappedMatrix(args[side]) else { continue }
-                    args[side] = .slot(source)
-                    flags[side] = true
-                }
+            guard node.op == .matmul else {
+                arguments.append(node.args)
+                transposes.append((false, false))
+                continue
             }
+            var args = node.args
+            var flags = (false, false)
+            if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
+            if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
             arguments.append(args)
-            transposes.append((flags[0], flags[1]))
+            transposes.append(flags)
         }
 
         // The last position that reads each slot.
         var lastRead = [Int](repeating: -1, count: graph.slotCount)
-        for (index, args) in arguments.enumerated() {
-            for case .slot(let arg) in args { lastRead[arg] = index }
+        for index in order.indices {
+            for k in arguments.range(index) {
+                if case .slot(let arg) = arguments[k] { lastRead[arg] = index }
+            }
         }
         // A node computed for one target, that no node reads, is written straight into the result
         // (a per-row target only when it is computed per row).
@@ -171,58 +172,40 @@ extension Program {
         for slot in fixed + perRow { lastRead[slot] = forever }
         for slot in once where lastRead[slot] >= once.count { lastRead[slot] = forever }
         // A `sin` and a `cos` of one value (as a `sin` node and its backward rule have), neither a
-        // target, are computed together by the first of them (`Kernel.sinCos`).
+        // target, are computed together by the first of them (`Kernel.sinCos`). `unpaired[2x]` is
+        // the first `sin` of `x` still without its `cos`, `unpaired[2x + 1]` the first such `cos`.
         var companion = [Int?](repeating: nil, count: graph.slotCount)
+        var paired = [Bool](repeating: false, count: graph.slotCount)
         var computedWithCompanion = [Bool](repeating: false, count: graph.slotCount)
-        var unpaired: [Int: Int] = [:]
+        var unpaired = [Int](repeating: -1, count: 2 * graph.slotCount)
         for (index, slot) in order.enumerated() {
-            guard let op = ops[index], op == .sin || op == .cos, case .slot(let x) = arguments[index][0],
+            guard let op = ops[index], op == .sin || op == .cos,
+                case .slot(let x) = arguments[arguments.range(index).lowerBound],
                 lastRead[slot] >= 0, targetCount[slot] == 0
             else { continue }
             let (own, other) = op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
-            if let first = unpaired.removeValue(forKey: other) {
+            if unpaired[other] >= 0 {
+                let first = unpaired[other]
+                unpaired[other] = -1
                 companion[first] = slot
                 computedWithCompanion[slot] = true
-            } else if unpaired[own] == nil {
+                paired[first] = true
+                paired[slot] = true
+            } else if unpaired[own] < 0 {
                 unpaired[own] = slot
             }
         }
         // Groups of elementwise nodes are computed by one instruction each, at their root (`Fusion`).
         let fusion = fusionPlan(
             order: order, onceCount: once.count, arguments: arguments, lastRead: &lastRead, forever: forever,
-            targetCount: targetCount, paired: { companion[$0] != nil || computedWithCompanion[$0] })
+            targetCount: targetCount, paired: paired)
 
-        var memory = ArenaLayout()
-        // Each value's `Memory` address, once it has one.
-        var location = [Int?](repeating: nil, count: graph.slotCount)
-        for (index, slot) in inputsInPlace.enumerated() { location[slot] = ~index }
-        var inputs: [(slot: Int, offset: Int)] = []
-        var constants: [(value: Tensor, offset: Int)] = []
-        var literals: [(value: Double, offset: Int)] = []
-        var literalOffsets: [UInt64: Int] = [:]
-        /// The place of a value that is not computed by a node: given once, kept for the whole call.
-        func place(_ slot: Int) -> Int {
-            if let address = location[slot] { return address }
-            let offset = memory.permanent(Shape.count(shapes[slot]))
-            location[slot] = offset
-            switch graph.definitions[slot] {
-            case .input: if !isSeed.contains(slot) { inputs.append((slot, offset)) }
-            case .constant(let value): constants.append((value, offset))
-            case .node: break
-            }
-            return offset
-        }
-        func operand(_ arg: Graph.Arg) -> Int {
-            switch arg {
-            case .slot(let slot): return place(slot)
-            case .literal(let value):
-                if let offset = literalOffsets[value.bitPattern] { return offset }
-                let offset = memory.permanent(1)
-                literalOffsets[value.bitPattern] = offset
-                literals.append((value, offset))
-                return offset
-            }
-        }
+        var places = ValuePlaces(slotCount: graph.slotCount, seedSlots: seedSlots)
+        for (index, slot) in inputsInPlace.enumerated() { places.location[slot] = ~index }
+        // The shapes of one node's arguments, for picking its kernel (one list for every node), and
+        // the scalar functions of the fused ops met so far (`fusedKernel`).
+        var argumentShapes: [[Int]] = []
+        var functions: [(op: Op, function: FusedSteps.Function)] = []
 
         // The slots whose places are free once each position has run, in the order they were
         // added: a list per position threaded through `nextReleased` (no array per position).
@@ -237,61 +220,66 @@ extension Program {
             defer {
                 var released = releases.first(index)
                 while released >= 0 {
-                    if let offset = location[released] { memory.give(offset, Shape.count(shapes[released])) }
+                    if let offset = places.location[released] {
+                        places.memory.give(offset, Shape.count(shapes[released]))
+                    }
                     released = releases.next(released)
                 }
             }
-            guard case .node(let node) = graph.definitions[slot] else {
-                _ = place(slot)
+            guard let op = ops[index] else {
+                _ = places.place(slot, of: self)
                 continue
             }
             // Nothing reads it (a swap read only by the products it was folded into), its companion
             // computed it, or the group of its reader computes it.
             if lastRead[slot] < 0 || computedWithCompanion[slot] || fusion.absorbed[index] { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
-            let args = arguments[index]
             var kernel: Kernel
             var operands: [Int]
             // A group's scratch area is held until its result has a place, then free for later nodes.
             var scratch: (offset: Int, size: Int)?
-            if let group = fusion.groups[index] {
-                (kernel, operands) = try fusedKernel(
-                    group, order: order, arguments: arguments, operand: operand
-                ) { size in
-                    let offset = memory.take(size)
-                    scratch = (offset, size)
-                    return offset
-                }
+            if let group = fusion.group(at: index) {
+                (kernel, operands, scratch) = try fusedKernel(
+                    group, order: order, ops: ops, arguments: arguments, places: &places, functions: &functions,
+                    argumentShapes: &argumentShapes)
             } else {
-                kernel = try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args))
+                while !argumentShapes.isEmpty { argumentShapes.removeLast() }
+                operands = []
+                operands.reserveCapacity(arguments.range(index).count + (companion[slot] == nil ? 0 : 1))
+                for k in arguments.range(index) {
+                    let arg = arguments[k]
+                    argumentShapes.append(shape(arg))
+                    operands.append(places.operand(arg, of: self))
+                }
+                let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
+                kernel = try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
                 if case .matmul(let matmul, _, _) = kernel {
                     kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
                 }
-                operands = args.map(operand)
             }
             let count = Shape.count(plan.shape)
             let output: Int
             if writtenAs[slot] != nil {
                 output = 0
             } else if lastRead[slot] == forever {
-                output = memory.permanent(count)
-                location[slot] = output
+                output = places.memory.permanent(count)
+                places.location[slot] = output
             } else {
-                output = memory.take(count)
-                location[slot] = output
+                output = places.memory.take(count)
+                places.location[slot] = output
                 releases.append(slot, at: Swift.max(index, lastRead[slot]))
             }
-            if let scratch { memory.give(scratch.offset, scratch.size) }
+            if let scratch { places.memory.give(scratch.offset, scratch.size) }
             if let second = companion[slot] {
-                kernel = .sinCos(cosineFirst: node.op == .cos)
+                kernel = .sinCos(cosineFirst: op == .cos)
                 let place: Int
                 if lastRead[second] == forever {
-                    place = memory.permanent(count)
+                    place = places.memory.permanent(count)
                 } else {
-                    place = memory.take(count)
+                    place = places.memory.take(count)
                     releases.append(second, at: lastRead[second])
                 }
-                location[second] = place
+                places.location[second] = place
                 operands.append(place)
             }
             let instruction = CompiledEvaluation.Instruction(
@@ -302,12 +290,20 @@ extension Program {
                 repeatedInstructions.append(instruction)
             }
         }
-        let targets = (fixed + perRow).map { slot in writtenAs[slot] == nil ? place(slot) : nil }
+        var targets: [Int?] = []
+        targets.reserveCapacity(fixed.count + perRow.count)
+        for slot in fixed + perRow { targets.append(writtenAs[slot] == nil ? places.place(slot, of: self) : nil) }
         return CompiledEvaluation(
-            once: onceInstructions, repeated: repeatedInstructions, size: memory.size,
-            inputsInPlace: inputsInPlace, inputs: inputs, constants: constants, literals: literals,
-            seeds: seedSlots.map { location[$0] }, fixed: Array(targets[..<fixed.count]),
-            perRow: Array(targets[fixed.count...]))
+            once: onceInstructions, repeated: repeatedInstructions, size: places.memory.size,
+            inputsInPlace: inputsInPlace, inputs: places.inputs, constants: places.constants,
+            literals: places.literals, seeds: seedSlots.map { places.location[$0] },
+            fixed: Array(targets[..<fixed.count]), perRow: Array(targets[fixed.count...]))
+    }
+
+    /// The attributes of node `slot` (none for a slot that is no node).
+    func attributes(of slot: Int) -> Attributes {
+        if case .node(let node) = graph.definitions[slot] { return node.attrs }
+        return Attributes()
     }
 
     /// The slot whose last two axes `arg` swaps, when it is such a transpose.
@@ -319,6 +315,31 @@ extension Program {
         for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
         return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 ? source : nil
     }
+}
+
+/// The arguments of each position of an evaluation order, end to end in one array: reading them
+/// retains nothing, where reading an array per node retained and released it in every pass.
+struct OrderArguments {
+    private var all: [Graph.Arg] = []
+    /// Position `p`'s arguments are `all[start[p]..<start[p + 1]]`.
+    private var start: [Int] = [0]
+
+    init(positions: Int) {
+        all.reserveCapacity(2 * positions)
+        start.reserveCapacity(positions + 1)
+    }
+
+    /// Adds the arguments of the next position.
+    mutating func append(_ args: [Graph.Arg]) {
+        // One by one: `append(contentsOf:)` is generic code, slower for the one or two of a node.
+        for arg in args { all.append(arg) }
+        start.append(all.count)
+    }
+
+    /// Where the arguments of `position` are, for `subscript`.
+    func range(_ position: Int) -> Range<Int> { start[position]..<start[position + 1] }
+
+    subscript(index: Int) -> Graph.Arg { all[index] }
 }
 
 /// For each position of an evaluation order, the slots released after it, in the order added.
@@ -350,10 +371,65 @@ private struct ReleaseLists {
     func next(_ slot: Int) -> Int { following[slot] }
 }
 
-/// Places in an arena: permanent ones, and ones taken and given back by size.
-private struct ArenaLayout {
+/// Where the values of an evaluation being compiled are: the arena's layout, each slot's `Memory`
+/// address once it has one, and the values copied into the arena before anything runs. (A struct
+/// whose methods the compiler passes `inout`: functions nested in `compile` that captured these as
+/// mutable locals cost a dynamic exclusivity check per access.)
+struct ValuePlaces {
+    var memory = ArenaLayout()
+    /// Each value's `Memory` address, once it has one.
+    var location: [Int?]
+    private(set) var inputs: [(slot: Int, offset: Int)] = []
+    private(set) var constants: [(value: Tensor, offset: Int)] = []
+    private(set) var literals: [(value: Double, offset: Int)] = []
+    private var literalOffsets: [UInt64: Int] = [:]
+    private let isSeed: [Bool]
+
+    init(slotCount: Int, seedSlots: [Int]) {
+        location = [Int?](repeating: nil, count: slotCount)
+        var isSeed = [Bool](repeating: false, count: slotCount)
+        for slot in seedSlots { isSeed[slot] = true }
+        self.isSeed = isSeed
+    }
+
+    /// The place of a value of `program` that is not computed by a node: given once, kept for the whole call.
+    mutating func place(_ slot: Int, of program: Program) -> Int {
+        if let address = location[slot] { return address }
+        let offset = memory.permanent(Shape.count(program.shapes[slot]))
+        location[slot] = offset
+        switch program.graph.definitions[slot] {
+        case .input: if !isSeed[slot] { inputs.append((slot, offset)) }
+        case .constant(let value): constants.append((value, offset))
+        case .node: break
+        }
+        return offset
+    }
+
+    /// The `Memory` address of an argument of a node of `program`.
+    mutating func operand(_ arg: Graph.Arg, of program: Program) -> Int {
+        switch arg {
+        case .slot(let slot): return place(slot, of: program)
+        case .literal(let value):
+            if let offset = literalOffsets[value.bitPattern] { return offset }
+            let offset = memory.permanent(1)
+            literalOffsets[value.bitPattern] = offset
+            literals.append((value, offset))
+            return offset
+        }
+    }
+}
+
+/// Places in an arena: permanent ones, and ones taken and given back by size. A place given back
+/// is handed out again, the last given back first, only for a value of its size.
+struct ArenaLayout {
     private(set) var size = 0
-    private var free: [Int: [Int]] = [:]
+    /// The free places of each size, in the order given back: `freeLists[list[count]]`.
+    private var list: [Int: Int] = [:]
+    private var freeLists: [[Int]] = []
+    /// The size last taken or given back, and its list: most values of a graph have one of a few
+    /// sizes, so most calls need no hash lookup.
+    private var lastCount = -1
+    private var lastList = -1
 
     /// A place of `count` elements that is never given back.
     mutating func permanent(_ count: Int) -> Int {
@@ -364,11 +440,27 @@ private struct ArenaLayout {
 
     /// A free place of `count` elements, or a new one.
     mutating func take(_ count: Int) -> Int {
-        if let offset = free[count]?.popLast() { return offset }
+        let index = freeList(count)
+        if let offset = freeLists[index].popLast() { return offset }
         return permanent(count)
     }
 
     mutating func give(_ offset: Int, _ count: Int) {
-        free[count, default: []].append(offset)
+        freeLists[freeList(count)].append(offset)
+    }
+
+    /// The index in `freeLists` of the free places of `count` elements, made when there is none yet.
+    private mutating func freeList(_ count: Int) -> Int {
+        if count == lastCount { return lastList }
+        let index: Int
+        if let known = list[count] {
+            index = known
+        } else {
+            index = freeLists.count
+            list[count] = index
+            freeLists.append([])
+        }
+        (lastCount, lastList) = (count, index)
+        return index
     }
 }

@@ -28,8 +28,16 @@ enum Fusion {
 struct FusionPlan {
     /// For each position, whether its node is computed inside the group of the node reading it.
     let absorbed: [Bool]
-    /// The positions of each group of two nodes or more, in order, by the position of its root (the last).
-    let groups: [Int: [Int]]
+    /// The positions of every group of two nodes or more, group after group, each in order (its
+    /// root last).
+    let members: [Int]
+    /// For each position that is a group's root, where its group is in `members` (empty otherwise).
+    let groups: [Range<Int>]
+
+    /// The positions of the group whose root is at `position`, if there is one.
+    func group(at position: Int) -> ArraySlice<Int>? {
+        groups.isEmpty || groups[position].isEmpty ? nil : members[groups[position]]
+    }
 }
 
 /// The steps of a fused instruction, run block by block.
@@ -132,25 +140,26 @@ extension Program {
     /// Every value a group reads from outside is then taken to be read at the group's root, where
     /// the group is computed: `lastRead` is moved there.
     func fusionPlan(
-        order: [Int], onceCount: Int, arguments: [[Graph.Arg]], lastRead: inout [Int], forever: Int,
-        targetCount: [Int], paired: (Int) -> Bool
+        order: [Int], onceCount: Int, arguments: OrderArguments, lastRead: inout [Int], forever: Int,
+        targetCount: [Int], paired: [Bool]
     ) -> FusionPlan {
         var absorbed = [Bool](repeating: false, count: order.count)
-        guard Fusion.isEnabled else { return FusionPlan(absorbed: absorbed, groups: [:]) }
+        guard Fusion.isEnabled else { return FusionPlan(absorbed: absorbed, members: [], groups: []) }
         // Whether each position is a node a group can hold, and the position of each slot's only
         // reader (-1: none yet, -2: several).
         var fusible = [Bool](repeating: false, count: order.count)
         var reader = [Int](repeating: -1, count: graph.slotCount)
         for (index, slot) in order.enumerated() {
-            let args = arguments[index]
-            fusible[index] = isFusible(slot, args) && lastRead[slot] >= 0 && !paired(slot)
-            for case .slot(let arg) in args where reader[arg] != index {
+            fusible[index] = lastRead[slot] >= 0 && !paired[slot] && isFusible(slot, arguments, arguments.range(index))
+            for k in arguments.range(index) {
+                guard case .slot(let arg) = arguments[k], reader[arg] != index else { continue }
                 reader[arg] = reader[arg] == -1 ? index : -2
             }
         }
-        // The position of the group root each position belongs to, found from the last position back.
+        // The position of the group root each position belongs to, found from the last position back,
+        // and the number of positions each root's group absorbs.
         var root = Array(order.indices)
-        var groups: [Int: [Int]] = [:]
+        var absorbedBy = [Int](repeating: 0, count: order.count)
         for index in order.indices.reversed() where fusible[index] {
             let slot = order[index]
             let next = reader[slot]
@@ -160,26 +169,36 @@ extension Program {
             else { continue }
             absorbed[index] = true
             root[index] = root[next]
-            groups[root[index], default: [root[index]]].append(index)
+            absorbedBy[root[index]] += 1
         }
-        // Each group's positions were added root first, then from the last back: put them in order.
-        for (top, members) in groups {
-            let sorted = Array(members.reversed())
-            groups[top] = sorted
-            for index in sorted {
-                for case .slot(let arg) in arguments[index] where lastRead[arg] != forever && lastRead[arg] < top {
-                    lastRead[arg] = top
-                }
+        // Each group's positions laid out in order, groups by their roots' positions; every value a
+        // group reads from outside is then read at its root.
+        var groups = [Range<Int>](repeating: 0..<0, count: order.count)
+        var groupSize = 0
+        for index in order.indices where absorbedBy[index] > 0 {
+            groups[index] = groupSize..<(groupSize + absorbedBy[index] + 1)
+            groupSize += absorbedBy[index] + 1
+        }
+        var members = [Int](repeating: 0, count: groupSize)
+        var filled = [Int](repeating: 0, count: order.count)
+        for index in order.indices where absorbed[index] || absorbedBy[index] > 0 {
+            let top = root[index]
+            members[groups[top].lowerBound + filled[top]] = index
+            filled[top] += 1
+            for k in arguments.range(index) {
+                guard case .slot(let arg) = arguments[k], lastRead[arg] != forever, lastRead[arg] < top
+                else { continue }
+                lastRead[arg] = top
             }
         }
-        return FusionPlan(absorbed: absorbed, groups: groups)
+        return FusionPlan(absorbed: absorbed, members: members, groups: groups)
     }
 
-    /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`args`) each have
-    /// its element count or one element, of more than no elements. (Read through `plans` and
-    /// `shapes` alone: only nodes have plans, and copying a definition or a shape out of the
-    /// program retains what it holds, a large part of this pass's cost on a fresh plan.)
-    private func isFusible(_ slot: Int, _ args: [Graph.Arg]) -> Bool {
+    /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`arguments` at
+    /// `args`) each have its element count or one element, of more than no elements. (Read through
+    /// `plans` and `shapes` alone: only nodes have plans, and copying a definition or a shape out of
+    /// the program retains what it holds, a large part of this pass's cost on a fresh plan.)
+    private func isFusible(_ slot: Int, _ arguments: OrderArguments, _ args: Range<Int>) -> Bool {
         guard let plan = plans[slot] else { return false }
         let count = Shape.count(plan.shape)
         guard count > 0 else { return false }
@@ -188,9 +207,9 @@ extension Program {
             return true
         case .broadcast:
             guard args.count == 2 else { return false }
-            for arg in args {
+            for k in args {
                 let elements: Int
-                switch arg {
+                switch arguments[k] {
                 case .slot(let source): elements = Shape.count(shapes[source])
                 case .literal: elements = 1
                 }
@@ -202,15 +221,19 @@ extension Program {
         }
     }
 
-    /// The kernel and operands of the group of `positions` (its root last) of `order`: the operands
-    /// are the addresses `operand` gives the values it reads from outside, and `scratch(size)` gives
-    /// the arena offset of the scratch area of `size` elements.
+    /// The kernel and operands of the group of `positions` (its root last) of `order` (whose nodes'
+    /// `ops` and `arguments` are given by position), and its scratch area: the operands are the
+    /// `places` of the values it reads from outside, and the scratch area a place taken from
+    /// `places.memory`. `functions` holds the scalar function of each op without attributes met so
+    /// far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays), and
+    /// `argumentShapes` is room for a node's argument shapes.
     func fusedKernel(
-        _ positions: [Int], order: [Int], arguments: [[Graph.Arg]], operand: (Graph.Arg) -> Int,
-        scratch: (Int) -> Int
-    ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int]) {
-        let rootSlot = order[positions[positions.count - 1]]
-        let count = Shape.count(shapes[rootSlot])
+        _ positions: ArraySlice<Int>, order: [Int], ops: [Op?], arguments: OrderArguments,
+        places: inout ValuePlaces, functions: inout [(op: Op, function: FusedSteps.Function)],
+        argumentShapes: inout [[Int]]
+    ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int], scratch: (offset: Int, size: Int)) {
+        let rootPosition = positions[positions.endIndex - 1]
+        let count = Shape.count(shapes[order[rootPosition]])
         let block = Swift.min(Fusion.blockSize, count)
         // The member slots whose values are held, each with its register (few: a chain holds one),
         // and the free registers to reuse.
@@ -221,30 +244,32 @@ extension Program {
         var scalarOperands: [Bool] = []
         var steps: [FusedSteps.Step] = []
         steps.reserveCapacity(positions.count)
-        for (step, index) in positions.enumerated() {
+        operands.reserveCapacity(positions.count + 1)
+        scalarOperands.reserveCapacity(positions.count + 1)
+        for index in positions {
             let slot = order[index]
-            guard case .node(let node) = graph.definitions[slot], let plan = plans[slot] else {
+            guard let op = ops[index], plans[slot] != nil else {
                 throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan")
             }
-            let args = arguments[index]
             // Where each argument is read (a held intermediate's register, or a new operand), and
             // the intermediates read.
             var sources = (first: 0, second: 0)
             var read = (first: -1, second: -1)
-            for (position, arg) in args.enumerated() {
+            for (position, k) in arguments.range(index).enumerated() {
+                let arg = arguments[k]
                 let source: Int
                 if case .slot(let s) = arg, let held = live.lastIndex(where: { $0.slot == s }) {
                     source = live[held].register
                     if position == 0 { read.first = s } else { read.second = s }
                 } else {
                     source = ~operands.count
-                    operands.append(operand(arg))
+                    operands.append(places.operand(arg, of: self))
                     scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
                 }
                 if position == 0 { sources = (source, source) } else { sources.second = source }
             }
             let output: Int
-            if step == positions.count - 1 {
+            if index == rootPosition {
                 output = -1
             } else if let reused = freeRegisters.popLast() {
                 output = reused
@@ -252,21 +277,25 @@ extension Program {
                 output = registers
                 registers += 1
             }
-            // An intermediate has one reader: its register is free once that reader ran.
+            // An intermediate has one reader: its register is free once that reader ran. (The
+            // held slots are distinct, so their order does not matter: the last takes a freed one's place.)
             var held = live.count - 1
             while held >= 0 {
                 if live[held].slot == read.first || live[held].slot == read.second {
-                    freeRegisters.append(live.remove(at: held).register)
+                    freeRegisters.append(live[held].register)
+                    live[held] = live[live.count - 1]
+                    live.removeLast()
                 }
                 held -= 1
             }
             if output >= 0 { live.append((slot, output)) }
             let function: FusedSteps.Function
-            switch try node.op.kernel(plan: plan, attrs: node.attrs, args: shapes(of: args)) {
-            case .unary(let unary): function = .unary(unary)
-            case .binary(let binary, _, _, _, _): function = .binary(binary)
-            case .sinCos, .select, .reduce, .matmul, .gather, .copy, .concat, .unslice, .softmax, .fused:
-                throw .internalError("node \"\(graph.name(of: slot))\" was fused but is not elementwise")
+            if op.attributes.isEmpty, let known = functions.first(where: { $0.op == op }) {
+                function = known.function
+            } else {
+                function = try fusedFunction(
+                    slot, op: op, arguments: arguments, arguments.range(index), argumentShapes: &argumentShapes)
+                if op.attributes.isEmpty { functions.append((op, function)) }
             }
             steps.append(
                 FusedSteps.Step(function: function, first: sources.first, second: sources.second, register: output))
@@ -274,9 +303,27 @@ extension Program {
         // A group of `Kernels.sharedElements` or more may have its second half computed by an idle
         // worker, which needs a scratch area of its own.
         let (areaSize, areas) = (registers * block, count >= Kernels.sharedElements ? 2 : 1)
+        let scratch = (offset: places.memory.take(areas * areaSize), size: areas * areaSize)
         let fused = FusedSteps(
-            steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch(areas * areaSize),
+            steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch.offset,
             areaSize: areaSize, areas: areas)
-        return (.fused(fused), operands)
+        return (.fused(fused), operands, scratch)
+    }
+
+    /// The scalar function of the elementwise node `slot` (of `op`, reading `arguments` at `args`),
+    /// from its kernel. `argumentShapes` is room for the arguments' shapes.
+    private func fusedFunction(
+        _ slot: Int, op: Op, arguments: OrderArguments, _ args: Range<Int>, argumentShapes: inout [[Int]]
+    ) throws(AutodiffError) -> FusedSteps.Function {
+        guard let plan = plans[slot] else { throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan") }
+        while !argumentShapes.isEmpty { argumentShapes.removeLast() }
+        for k in args { argumentShapes.append(shape(arguments[k])) }
+        let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
+        switch try op.kernel(plan: plan, attrs: attrs, args: argumentShapes) {
+        case .unary(let unary): return .unary(unary)
+        case .binary(let binary, _, _, _, _): return .binary(binary)
+        case .sinCos, .select, .reduce, .matmul, .gather, .copy, .concat, .unslice, .softmax, .fused:
+            throw .internalError("node \"\(graph.name(of: slot))\" was fused but is not elementwise")
+        }
     }
 }
