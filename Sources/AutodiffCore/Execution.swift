@@ -331,13 +331,13 @@ enum SeedValue: Sendable {
             }
             if let start { Program.copy(tensor, to: start) }
         case .filled(let value):
-            start?.initialize(repeating: value, count: count)
+            if let start { Kernels.fill(start, with: value, count: count) }
         case .basis(let index):
             guard index >= 0, index < count else {
                 throw .internalError("a basis seed's one at \(index) is outside its \(count) elements")
             }
             guard let start else { return }
-            start.initialize(repeating: 0, count: count)
+            Kernels.fill(start, with: 0, count: count)
             start[index] = 1
         }
     }

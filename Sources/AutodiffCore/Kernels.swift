@@ -65,6 +65,14 @@ enum Kernels {
         }
     }
 
+    /// Writes `value` to the `count` elements at `out`, the second half on an idle worker when
+    /// there are `sharedElements` or more (a seed of ones for a big output).
+    static func fill(_ out: UnsafeMutablePointer<Double>, with value: Double, count: Int) {
+        _ = eachChunk(count, deadline: nil) { range in
+            (out + range.lowerBound).initialize(repeating: value, count: range.count)
+        }
+    }
+
     // MARK: Unary elementwise
 
     /// `f(x)` for every element, `elementsPerCheck` at a time.

@@ -155,6 +155,11 @@ import Testing
             if let failure { throw failure }
             #expect(Self.worker.taken > before)
             #expect(alone.count == count)
+            if spec.nodes.count == 1 {
+                // The seed of ones, written in halves too, makes the gradient of x·x exactly 2x.
+                let twice = x.data.map { ($0 + $0).bitPattern }
+                #expect(zip(alone, twice).filter { $0 != $1 }.isEmpty)
+            }
             // Counted rather than compared whole: a failure then reports a number, not a diff of
             // two quarter-million-element arrays.
             #expect(shared.count == count && zip(shared, alone).filter { $0 != $1 }.isEmpty)
