@@ -3,7 +3,7 @@
 // point: forward, backward (plain, batched, return_graph and its second derivative), jacobian, jvp
 // and hvp. Errors are fine; a trap, a sanitizer report or a run past libFuzzer's -timeout is a bug.
 // Build and run with Fuzz/run.sh.
-import AutodiffCoreFuzzed
+@testable import AutodiffCoreFuzzed
 
 private struct ByteReader {
     var bytes: [UInt8]
@@ -68,7 +68,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     var nodes: [NodeSpec] = []
     for n in 0..<(1 + r.next() % 8) {
         let op = r.pick(Op.allCases)
-        let arity = 1 + r.next() % 4
+        // Mostly the op's own arity, so chains of elementwise nodes (fused groups) form.
+        let arity: Int
+        switch op.arity {
+        case .exactly(let n) where !r.chance(4): arity = n
+        default: arity = 1 + r.next() % 4
+        }
         let args: [ArgumentSpec] = (0..<arity).map { _ in
             r.chance(6) ? .number(r.pick(numbers)) : .name(r.pick(names))
         }
@@ -110,8 +115,29 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         }
     }
     _ = try? graph.jacobian(values: values, outputs: [output], wrt: wrt, limits: limits, deadline: deadline)
+    expectFusedEqualsUnfused(graph, values: values, output: output, limits: limits)
     _ = try? graph.jvp(values: values, outputs: [output], tangents: values, limits: limits, deadline: deadline)
     _ = try? graph.hvp(
         values: values, output: output, vectors: values, wrt: wrt, limits: limits, deadline: deadline)
     return 0
+}
+
+/// Forward values and gradients (seed ones) with fusion on and off must be the same bits, errors
+/// included; a difference traps, which libFuzzer reports as a crash.
+private func expectFusedEqualsUnfused(_ graph: Graph, values: [String: Tensor], output: String, limits: Limits) {
+    func run() -> [String: [UInt64]]? {
+        guard let forward = try? graph.forward(values: values, outputs: [output], limits: limits),
+            let backward = try? graph.backward(
+                values: values, outputs: [output], seeds: [output: .ones], limits: limits)
+        else { return nil }
+        var bits = forward.mapValues { $0.data.map(\.bitPattern) + $0.shape.map(UInt64.init) }
+        for (name, gradient) in backward.gradients { bits["d" + name] = gradient.data.map(\.bitPattern) }
+        return bits
+    }
+    let fused = run()
+    let unfused = Fusion.$isEnabled.withValue(false) { run() }
+    if fused != unfused {
+        fatalError("fused and unfused evaluations differ for output \(output): \(String(describing: fused)) "
+            + "and \(String(describing: unfused))")
+    }
 }

@@ -17,7 +17,7 @@ sanitize=(-sanitize=fuzzer,address -parse-as-library -O -I "$out/cshim")
 clang -O2 -c ../Sources/CBLASShim/CBLASShim.c -I ../Sources/CBLASShim/include -o "$out/cshim/CBLASShim.o"
 printf 'module CBLASShim {\n    header "%s"\n    export *\n}\n' "$here/../Sources/CBLASShim/include/CBLASShim.h" \
     > "$out/cshim/module.modulemap"
-swiftc "${sanitize[@]}" -module-name AutodiffCoreFuzzed -emit-library -static -emit-module \
+swiftc "${sanitize[@]}" -enable-testing -module-name AutodiffCoreFuzzed -emit-library -static -emit-module \
     -emit-module-path "$out/AutodiffCoreFuzzed.swiftmodule" -o "$out/libAutodiffCoreFuzzed.a" \
     ../Sources/AutodiffCore/*.swift
 swiftc "${sanitize[@]}" -I "$out" -L "$out" -lAutodiffCoreFuzzed FuzzCore.swift "$out/cshim/CBLASShim.o" -ldl \

@@ -81,7 +81,10 @@ struct FusedSteps: Sendable {
         guard areas == 2 else {
             return run(0..<count, memory, operands: operands, into: out, area: 0, deadline: deadline)
         }
-        return WorkSharing.shareHalves(of: count, alignment: block) { range, half in
+        // Spans of `partWork` steps per half, so a helping worker is free again within milliseconds.
+        let span = 2 * WorkSharing.partWork / Swift.max(steps.count, 1)
+        return WorkSharing.shareHalves(of: count, alignment: block, span: span, deadline: deadline) {
+            range, half in
             run(range, memory, operands: operands, into: out, area: half, deadline: deadline)
         }
     }

@@ -49,15 +49,16 @@ enum Kernels {
     static let sharedElements = 1 << 18
 
     /// `chunks` for a `body` whose elements are independent of each other (each written from its
-    /// own inputs only): with `sharedElements` or more, the second half of `0..<count` goes to an
-    /// idle worker if there is one (`WorkSharing.shareHalves`), and is done here otherwise. Every element
-    /// is computed as it would be in one loop, so the values do not depend on who computes them.
+    /// own inputs only): with `sharedElements` or more, the second half of each span of `0..<count`
+    /// goes to an idle worker if there is one (`WorkSharing.shareHalves`), and is done here
+    /// otherwise. Every element is computed as it would be in one loop, so the values do not depend
+    /// on who computes them.
     @inline(__always)
     private static func eachChunk(
         _ count: Int, deadline: ContinuousClock.Instant?, _ body: (Range<Int>) -> Void
     ) -> Bool {
         guard count >= sharedElements else { return chunks(count, deadline: deadline, body) }
-        return WorkSharing.shareHalves(of: count) { range, _ in
+        return WorkSharing.shareHalves(of: count, deadline: deadline) { range, _ in
             let start = range.lowerBound
             return chunks(range.count, deadline: deadline) { chunk in
                 body((start + chunk.lowerBound)..<(start + chunk.upperBound))

@@ -72,13 +72,21 @@ public struct Limits: Sendable, Hashable {
         }
     }
 
+    /// Bytes a result written as nested arrays takes per element and axis besides the number: the
+    /// axis's brackets and comma. (`[[[…[x]…]]]`: a tensor of shape `[n, 1, …, 1]` of 64 axes wrote
+    /// about 130 bytes per element where 32 were budgeted, so its answer was four times the limit.)
+    static let renderedBytesPerAxis = 3
+
     /// What the caller's copy of results of `shapes`, `rows` times each, costs in bytes: the
-    /// float64 storage plus the rendering (which writes brackets even for empty dimensions).
+    /// float64 storage plus the rendering (which writes brackets even for empty dimensions), rows
+    /// counted as one more axis.
     func resultBytes(_ shapes: [[Int]], rows: Int = 1) -> Int {
         var total = 0
         for shape in shapes {
             let storage = (Shape.elementCount(shape) ?? Int.max).multipliedClamped(by: 8)
-            let rendering = (Shape.iterations(shape) ?? Int.max).multipliedClamped(by: resultBytesPerElement)
+            let axes = shape.count + (rows > 1 ? 1 : 0)
+            let perElement = resultBytesPerElement.addingClamped(Self.renderedBytesPerAxis.multipliedClamped(by: axes))
+            let rendering = (Shape.iterations(shape) ?? Int.max).multipliedClamped(by: perElement)
             total = total.addingClamped(storage.addingClamped(rendering).multipliedClamped(by: Swift.max(rows, 1)))
         }
         return total

@@ -35,20 +35,37 @@ public enum WorkSharing {
         return true
     }
 
-    /// Runs `body` on the two halves of `0..<count`, cut at a multiple of `alignment`: the first
-    /// (`half` 0) here, the second (`half` 1) on an idle worker if there is one (`share`), else here
-    /// after the first. True when both returned true. `body` is let go before this returns, so it
+    /// The most work (elements times steps per element) of the part `shareHalves` offers at a time:
+    /// a few milliseconds, which is as long as a call arriving meanwhile waits for the worker.
+    public static let partWork = 1 << 20
+
+    /// Runs `body` on `0..<count` a span at a time, each span of `span` elements (rounded down to
+    /// a multiple of `alignment`, at least two) cut in two halves at a multiple of `alignment`: the
+    /// first (`half` 0) here, the second (`half` 1) on an idle worker if there is one (`share`),
+    /// else here after the first. True when every call returned true; false, having stopped, after
+    /// a span where one did not or before a span once `deadline` has passed. A worker helping holds
+    /// at most half a span, so a job queued meanwhile waits for no more than that (one half of the
+    /// whole of a long fused group held it for seconds). `body` is let go before this returns, so it
     /// never outlives the call (Swift checks that of a closure it let escape for the while).
     public static func shareHalves(
-        of count: Int, alignment: Int = 1, _ body: (_ range: Range<Int>, _ half: Int) -> Bool
+        of count: Int, alignment: Int = 1, span: Int = 2 * partWork, deadline: ContinuousClock.Instant?,
+        _ body: (_ range: Range<Int>, _ half: Int) -> Bool
     ) -> Bool {
-        let cut = count / 2 / alignment * alignment
+        let span = Swift.max(span / alignment, 2) * alignment
         return withoutActuallyEscaping(body) { body in
-            let second = SecondHalf(cut..<count, body)
-            var firstFinished = true
-            let shared = share({ second.run() }) { firstFinished = body(0..<cut, 0) }
-            if !shared { second.run() }
-            return firstFinished && second.finished
+            var start = 0
+            while start < count {
+                if start > 0, let deadline, ContinuousClock.now > deadline { return false }
+                let end = count - start <= span ? count : start + span
+                let cut = start + (end - start) / 2 / alignment * alignment
+                let second = SecondHalf(cut..<end, body)
+                var firstFinished = true
+                let shared = share({ second.run() }) { firstFinished = body(start..<cut, 0) }
+                if !shared { second.run() }
+                guard firstFinished && second.finished else { return false }
+                start = end
+            }
+            return true
         }
     }
 
