@@ -28,11 +28,20 @@ import Testing
     }
 
     /// Byte counts whose text is just under, at and over the threshold, ending in a full quad, one
-    /// padding `=` and two.
+    /// padding `=` and two; and one shared in two spans.
     static let byteCounts: [Int] = {
         let atThreshold = Base64.sharedTextBytes / 4 * 3
-        return [atThreshold - 3, atThreshold, atThreshold + 1, atThreshold + 2, 3 * atThreshold + 100]
+        return [atThreshold - 3, atThreshold, atThreshold + 1, atThreshold + 2, 3 * atThreshold + 100,
+                Base64.sharedSpan + 1_001]
     }()
+
+    /// How many parts `shareHalves` offers for `count` units of work in spans of `Base64.sharedSpan`
+    /// rounded down to `alignment`, if `textLength` is long enough to be shared at all.
+    static func parts(_ count: Int, alignment: Int, textLength: Int) -> Int {
+        guard textLength >= Base64.sharedTextBytes else { return 0 }
+        let span = Base64.sharedSpan / alignment * alignment
+        return (count + span - 1) / span
+    }
 
     /// `body` on a thread marked as a worker of an `AtOnce` pool; and how many parts that pool ran.
     static func shared<T>(_ body: () -> T) -> (T, taken: Int) {
@@ -83,11 +92,11 @@ import Testing
             let alone = Self.encodeInOnePass(bytes, implementation: implementation)
             #expect(String(decoding: alone, as: UTF8.self) == Data(bytes).base64EncodedString(), "\(count) bytes")
             let (text, encodeParts) = Self.shared { Base64Tests.encode(bytes, implementation: implementation) }
-            #expect(encodeParts == (alone.count >= Base64.sharedTextBytes ? 1 : 0), "\(count) bytes")
+            #expect(encodeParts == Self.parts(count, alignment: 48, textLength: alone.count), "\(count) bytes")
             #expect(Self.differences(text, alone) == 0, "\(count) bytes")
 
             let ((decoded, valid), decodeParts) = Self.shared { Self.decode(text, implementation: implementation) }
-            #expect(decodeParts == (text.count >= Base64.sharedTextBytes ? 1 : 0), "\(count) bytes")
+            #expect(decodeParts == Self.parts(text.count, alignment: 64, textLength: text.count), "\(count) bytes")
             #expect(valid, "\(count) bytes")
             #expect(Self.differences(decoded, bytes) == 0, "\(count) bytes")
         }

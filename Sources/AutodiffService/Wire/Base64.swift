@@ -18,6 +18,10 @@ enum Base64 {
     /// a half to a worker costs. The halves write apart, so the text and the bytes are the same.
     static let sharedTextBytes = 1 << 20
 
+    /// The bytes (encoding) or characters (decoding) shared a span at a time, of which a helping
+    /// worker takes half: about a millisecond, so a call arriving meanwhile waits no longer for it.
+    static let sharedSpan = 8 << 20
+
     /// The length of the encoding of `byteCount` bytes, padding included.
     static func encodedLength(byteCount: Int) -> Int {
         (byteCount + 2) / 3 * 4
@@ -47,9 +51,9 @@ enum Base64 {
         guard length >= sharedTextBytes else {
             return autodiffd_base64_encode(source, bytes.count, text, implementation)
         }
-        // The first half is whole 48-byte blocks, so its text is whole quads without padding and the
-        // second half's text starts where the whole text has it.
-        _ = WorkSharing.shareHalves(of: bytes.count, alignment: 48) { range, _ in
+        // Every part but the last is whole 48-byte blocks, so its text is whole quads without
+        // padding, and each part's text starts where the whole text has it.
+        _ = WorkSharing.shareHalves(of: bytes.count, alignment: 48, span: sharedSpan, deadline: nil) { range, _ in
             let quads = text + range.lowerBound / 3 * 4
             _ = autodiffd_base64_encode(source + range.lowerBound, range.count, quads, implementation)
             return true
@@ -117,12 +121,13 @@ enum Base64 {
         guard input.count >= sharedTextBytes else {
             return autodiffd_base64_decode(text, input.count, padding, bytes, implementation) != 0
         }
-        // The first half is whole 64-character blocks: the padding, if any, is in the second half,
-        // and each half's bytes go where the whole text's do.
-        return WorkSharing.shareHalves(of: input.count, alignment: 64) { range, half in
+        // Every part but the last is whole 64-character blocks: the padding, if any, is in the last,
+        // and each part's bytes go where the whole text's do.
+        return WorkSharing.shareHalves(of: input.count, alignment: 64, span: sharedSpan, deadline: nil) { range, _ in
             let characters = text + range.lowerBound
             let start = bytes + range.lowerBound / 4 * 3
-            return autodiffd_base64_decode(characters, range.count, half == 1 ? padding : 0, start, implementation) != 0
+            let partPadding = range.upperBound == input.count ? padding : 0
+            return autodiffd_base64_decode(characters, range.count, partPadding, start, implementation) != 0
         }
     }
 
