@@ -155,7 +155,7 @@ extension JSONWriter {
     }
 
     private mutating func repeatByte(_ byte: UInt8, _ count: Int) {
-        for _ in 0..<count { append(byte: byte) }
+        buffer.writeRepeatingByte(byte, count: count)
     }
 }
 
