@@ -19,10 +19,10 @@ struct CompiledEvaluation: Sendable {
     /// list and writes `count` elements at `output` in the arena or, with a `result`, into a new
     /// array: that target's value.
     ///
-    /// A class, not a struct: a kernel writes through pointers, so around each call Swift copied a
-    /// struct instruction read from an array, retaining and releasing its kernel's and operands'
-    /// arrays (three to five atomic operations per node); an object's `let`s are read in place.
-    final class Instruction: Sendable {
+    /// Run through a buffer pointer over the instructions (`Program.run`): a struct read from an
+    /// array was copied around each call, a kernel writing through pointers, retaining and
+    /// releasing its kernel's arrays; read in place it is not, and needs no object of its own.
+    struct Instruction: Sendable {
         let slot: Int
         let kernel: Kernel
         let operands: Range<Int>
@@ -30,15 +30,6 @@ struct CompiledEvaluation: Sendable {
         let count: Int
         /// The index of the target (in `fixed` or `perRow`) this node writes directly.
         let result: Int?
-
-        init(slot: Int, kernel: Kernel, operands: Range<Int>, output: Int, count: Int, result: Int?) {
-            self.slot = slot
-            self.kernel = kernel
-            self.operands = operands
-            self.output = output
-            self.count = count
-            self.result = result
-        }
 
         /// False (having stopped) when `deadline` passed. `all` is the evaluation's `operands`.
         @inline(__always)
