@@ -15,38 +15,35 @@ struct CompiledEvaluation: Sendable {
     /// At most this many inputs are read in place (each costs one nested closure while the call runs).
     static let maxInputsInPlace = 64
 
-    /// One node: its kernel reads `operands` (`Memory` addresses) and writes `count` elements at
-    /// `output` in the arena or, with a `result`, into a new array: that target's value.
+    /// One node: its kernel reads the `Memory` addresses at `operands` of the evaluation's operand
+    /// list and writes `count` elements at `output` in the arena or, with a `result`, into a new
+    /// array: that target's value.
     ///
-    /// A class, not a struct: a kernel writes through pointers, so around each call Swift copied a
-    /// struct instruction read from an array, retaining and releasing its kernel's and operands'
-    /// arrays (three to five atomic operations per node); an object's `let`s are read in place.
-    final class Instruction: Sendable {
+    /// Run through a buffer pointer over the instructions (`Program.run`): a struct read from an
+    /// array was copied around each call, a kernel writing through pointers, retaining and
+    /// releasing its kernel's arrays; read in place it is not, and needs no object of its own.
+    struct Instruction: Sendable {
         let slot: Int
         let kernel: Kernel
-        let operands: [Int]
+        let operands: Range<Int>
         let output: Int
         let count: Int
         /// The index of the target (in `fixed` or `perRow`) this node writes directly.
         let result: Int?
 
-        init(slot: Int, kernel: Kernel, operands: [Int], output: Int, count: Int, result: Int?) {
-            self.slot = slot
-            self.kernel = kernel
-            self.operands = operands
-            self.output = output
-            self.count = count
-            self.result = result
-        }
-
-        /// False (having stopped) when `deadline` passed.
+        /// False (having stopped) when `deadline` passed. `all` is the evaluation's `operands`.
         @inline(__always)
-        func run(_ memory: Memory, deadline: ContinuousClock.Instant?) -> Bool {
-            kernel.run(memory, operands: operands, into: memory.arena + output, count: count, deadline: deadline)
+        func run(_ memory: Memory, operands all: UnsafeBufferPointer<Int>, deadline: ContinuousClock.Instant?) -> Bool {
+            kernel.run(
+                memory, operands: UnsafeBufferPointer(rebasing: all[operands]), into: memory.arena + output,
+                count: count, deadline: deadline)
         }
 
         /// The `count` elements computed into a new array, or `nil` (having stopped) when `deadline` passed.
-        func result(_ memory: Memory, deadline: ContinuousClock.Instant?) -> [Double]? {
+        func result(
+            _ memory: Memory, operands all: UnsafeBufferPointer<Int>, deadline: ContinuousClock.Instant?
+        ) -> [Double]? {
+            let operands = UnsafeBufferPointer(rebasing: all[operands])
             var finished = true
             let data = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
                 guard let out = buffer.baseAddress else { return }
@@ -60,6 +57,9 @@ struct CompiledEvaluation: Sendable {
     /// The nodes computed once, then those computed per row.
     let once: [Instruction]
     let repeated: [Instruction]
+    /// The `Memory` addresses every instruction reads, end to end (`Instruction.operands`): one
+    /// list for the evaluation rather than one per node to allocate and free.
+    let operands: [Int]
     /// The arena's size in elements.
     let size: Int
     /// The input slots read in place, in the order of their `Memory.inputs`.
@@ -213,6 +213,8 @@ extension Program {
         // Instructions in order: those of `once` first, then those of `repeated`.
         var onceInstructions: [CompiledEvaluation.Instruction] = []
         var repeatedInstructions: [CompiledEvaluation.Instruction] = []
+        var allOperands: [Int] = []
+        allOperands.reserveCapacity(2 * order.count)
         onceInstructions.reserveCapacity(once.count)
         repeatedInstructions.reserveCapacity(repeated.count)
         for (index, slot) in order.enumerated() {
@@ -235,21 +237,21 @@ extension Program {
             if lastRead[slot] < 0 || computedWithCompanion[slot] || fusion.absorbed[index] { continue }
             guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             var kernel: Kernel
-            var operands: [Int]
+            let firstOperand = allOperands.count
             // A group's scratch area is held until its result has a place, then free for later nodes.
             var scratch: (offset: Int, size: Int)?
             if let group = fusion.group(at: index) {
+                let operands: [Int]
                 (kernel, operands, scratch) = try fusedKernel(
                     group, order: order, ops: ops, arguments: arguments, places: &places, functions: &functions,
                     argumentShapes: &argumentShapes)
+                for operand in operands { allOperands.append(operand) }
             } else {
                 while !argumentShapes.isEmpty { argumentShapes.removeLast() }
-                operands = []
-                operands.reserveCapacity(arguments.range(index).count + (companion[slot] == nil ? 0 : 1))
                 for k in arguments.range(index) {
                     let arg = arguments[k]
                     argumentShapes.append(shape(arg))
-                    operands.append(places.operand(arg, of: self))
+                    allOperands.append(places.operand(arg, of: self))
                 }
                 let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
                 kernel = try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
@@ -280,10 +282,11 @@ extension Program {
                     releases.append(second, at: lastRead[second])
                 }
                 places.location[second] = place
-                operands.append(place)
+                allOperands.append(place)
             }
             let instruction = CompiledEvaluation.Instruction(
-                slot: slot, kernel: kernel, operands: operands, output: output, count: count, result: writtenAs[slot])
+                slot: slot, kernel: kernel, operands: firstOperand..<allOperands.count, output: output, count: count,
+                result: writtenAs[slot])
             if index < once.count {
                 onceInstructions.append(instruction)
             } else {
@@ -294,7 +297,7 @@ extension Program {
         targets.reserveCapacity(fixed.count + perRow.count)
         for slot in fixed + perRow { targets.append(writtenAs[slot] == nil ? places.place(slot, of: self) : nil) }
         return CompiledEvaluation(
-            once: onceInstructions, repeated: repeatedInstructions, size: places.memory.size,
+            once: onceInstructions, repeated: repeatedInstructions, operands: allOperands, size: places.memory.size,
             inputsInPlace: inputsInPlace, inputs: places.inputs, constants: places.constants,
             literals: places.literals, seeds: seedSlots.map { places.location[$0] },
             fixed: Array(targets[..<fixed.count]), perRow: Array(targets[fixed.count...]))

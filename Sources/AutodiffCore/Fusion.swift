@@ -75,7 +75,7 @@ struct FusedSteps: Sendable {
     /// 1) goes to an idle worker if there is one (`WorkSharing.shareHalves`); elements are
     /// independent, so the values do not depend on who computes them.
     func run(
-        _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
+        _ memory: Memory, operands: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?
     ) -> Bool {
         guard areas == 2 else {
@@ -93,8 +93,8 @@ struct FusedSteps: Sendable {
     /// checked before a step once the steps run since the last check (or the start) would exceed
     /// `Kernels.elementsPerCheck` elements.
     private func run(
-        _ range: Range<Int>, _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, area: Int,
-        deadline: ContinuousClock.Instant?
+        _ range: Range<Int>, _ memory: Memory, operands: UnsafeBufferPointer<Int>,
+        into out: UnsafeMutablePointer<Double>, area: Int, deadline: ContinuousClock.Instant?
     ) -> Bool {
         let registerBase = memory.arena + scratch + area * areaSize
         var sinceCheck = 0

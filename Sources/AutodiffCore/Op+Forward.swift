@@ -127,9 +127,10 @@ extension Op {
             }
         }
         let memory = Memory(arena: arena, inputs: UnsafeBufferPointer(start: nil, count: 0))
-        guard kernel.run(memory, operands: operands, into: arena + size, count: count, deadline: deadline) else {
-            throw Kernels.deadlineError
+        let finished = operands.withUnsafeBufferPointer { operands in
+            kernel.run(memory, operands: operands, into: arena + size, count: count, deadline: deadline)
         }
+        guard finished else { throw Kernels.deadlineError }
         return Tensor(validShape: plan.shape, data: Array(UnsafeBufferPointer(start: arena + size, count: count)))
     }
 
@@ -166,7 +167,7 @@ enum Kernel: Sendable {
     /// (having stopped) when `deadline` passed.
     @inline(__always)
     func run(
-        _ memory: Memory, operands: [Int], into out: UnsafeMutablePointer<Double>, count: Int,
+        _ memory: Memory, operands: UnsafeBufferPointer<Int>, into out: UnsafeMutablePointer<Double>, count: Int,
         deadline: ContinuousClock.Instant?
     ) -> Bool {
         func arg(_ i: Int) -> UnsafePointer<Double> { memory[operands[i]] }

@@ -283,10 +283,12 @@ struct FusionTests {
         defer { arena.deallocate() }
         let (stopped, finished) = x.data.withUnsafeBufferPointer { data in
             [UnsafePointer(data.baseAddress!)].withUnsafeBufferPointer { inputs in
-                let memory = Memory(arena: arena, inputs: inputs)
-                let stopped = instruction.result(memory, deadline: .now - .seconds(1))
-                let finished = instruction.result(memory, deadline: .now + .seconds(3600))
-                return (stopped, finished)
+                compiled.operands.withUnsafeBufferPointer { operands in
+                    let memory = Memory(arena: arena, inputs: inputs)
+                    let stopped = instruction.result(memory, operands: operands, deadline: .now - .seconds(1))
+                    let finished = instruction.result(memory, operands: operands, deadline: .now + .seconds(3600))
+                    return (stopped, finished)
+                }
             }
         }
         #expect(stopped == nil, "the chain ran to its end")
