@@ -62,6 +62,7 @@ let package = Package(
         .executableTarget(
             name: "autodiffd",
             dependencies: [
+                "AutodiffCore",
                 "AutodiffService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

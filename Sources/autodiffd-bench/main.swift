@@ -6,10 +6,11 @@
 //                                                     # wide_mlp, deep_chain, square
 //
 // Figures are medians of repeated runs after a warm-up; peak RSS is the process's high-water mark.
-// glibc's allocator is set as the server sets it (`applyServerMallocPolicy`).
+// glibc's allocator is set as the server sets it (`MallocPolicy`).
 // Results go in docs/PERFORMANCE.md ("Engine"). Nothing here is asserted.
 
 import AutodiffCore
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -109,35 +110,14 @@ func format(_ value: Double, _ digits: Int = 2) -> String {
     return text
 }
 
-/// Sets glibc's allocator as `autodiffd` sets it at start-up (`MallocPolicy` in AutodiffService, whose
-/// doc explains the values): every block from a heap, a heap's free top and emptied per-thread heaps
-/// kept. Without it glibc's dynamic thresholds hand a call's freed memory back to the kernel or not
-/// depending on what earlier calls freed, and the next call's page faults make figures unsteady
-/// (cached `wide_mlp` at 5.5 or 8 ms). Like the server, leaves alone what `GLIBC_TUNABLES` sets.
-func applyServerMallocPolicy() {
-    #if canImport(Glibc)
-        // `mallopt` is in <malloc.h>, which the Glibc module does not export.
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "mallopt") else { return }
-        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-        let tunables = getenv("GLIBC_TUNABLES").map { String(cString: $0) } ?? ""
-        // (option number in <malloc.h>, GLIBC_TUNABLES name, value): M_MMAP_MAX, M_TRIM_THRESHOLD, M_TOP_PAD.
-        let settings: [(Int32, String, Int32)] = [
-            (-4, "glibc.malloc.mmap_max", 0),
-            (-1, "glibc.malloc.trim_threshold", 256 << 20),
-            (-2, "glibc.malloc.top_pad", 64 << 20),
-        ]
-        for (option, tunable, value) in settings where !tunables.contains(tunable) {
-            _ = mallopt(option, value)
-        }
-    #endif
-}
-
 var random = Random(state: 42)
 let sections = Set(CommandLine.arguments.dropFirst())
 func wanted(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
 
-applyServerMallocPolicy()
+// Without the server's allocator settings glibc's dynamic thresholds hand a call's freed memory back
+// to the kernel or not depending on what earlier calls freed, and the next call's page faults make
+// figures unsteady (cached `wide_mlp` at 5.5 or 8 ms).
+MallocPolicy.apply(environment: ProcessInfo.processInfo.environment)
 print("engine: \(Engine.blasDescription)")
 
 // MARK: Matrix products

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AutodiffCore
 import AutodiffService
 import Foundation
 import Logging

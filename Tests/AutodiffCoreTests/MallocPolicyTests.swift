@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import AutodiffService
+@testable import AutodiffCore
 
 /// The allocator settings `autodiffd` makes at start-up, and the operator's `GLIBC_TUNABLES` winning.
 @Suite struct MallocPolicyTests {

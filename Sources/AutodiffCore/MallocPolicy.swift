@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// How glibc's allocator keeps the memory a call frees, set once at start-up by `autodiffd`.
+/// How glibc's allocator keeps the memory a call frees, set once at start-up by `autodiffd` (and by
+/// `autodiffd-bench`, so its figures are those of the same allocator).
 ///
 /// By default glibc serves each block of 128 KiB or more (a threshold it raises up to 32 MiB as it
 /// goes) with an `mmap` of its own, unmapped again when freed, and gives a heap's free top back to
