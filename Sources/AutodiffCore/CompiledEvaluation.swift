@@ -247,14 +247,10 @@ extension Program {
                     argumentShapes: &argumentShapes)
                 for operand in operands { allOperands.append(operand) }
             } else {
-                while !argumentShapes.isEmpty { argumentShapes.removeLast() }
-                for k in arguments.range(index) {
-                    let arg = arguments[k]
-                    argumentShapes.append(shape(arg))
-                    allOperands.append(places.operand(arg, of: self))
-                }
-                let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
-                kernel = try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
+                for k in arguments.range(index) { allOperands.append(places.operand(arguments[k], of: self)) }
+                kernel = try self.kernel(
+                    of: slot, op: op, plan: plan, arguments: arguments, arguments.range(index),
+                    argumentShapes: &argumentShapes)
                 if case .matmul(let matmul, _, _) = kernel {
                     kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
                 }
@@ -317,6 +313,20 @@ extension Program {
         let rank = perm.count
         for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
         return perm[rank - 2] == rank - 1 && perm[rank - 1] == rank - 2 ? source : nil
+    }
+}
+
+extension Program {
+    /// The kernel of the node `slot` (of `op` and `plan`, reading `arguments` at `args`).
+    /// `argumentShapes` is room for the arguments' shapes: one list for every node of a compilation.
+    func kernel(
+        of slot: Int, op: Op, plan: Plan, arguments: OrderArguments, _ args: Range<Int>,
+        argumentShapes: inout [[Int]]
+    ) throws(AutodiffError) -> Kernel {
+        argumentShapes.removeAll(keepingCapacity: true)
+        for k in args { argumentShapes.append(shape(arguments[k])) }
+        let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
+        return try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
     }
 }
 

@@ -319,10 +319,7 @@ extension Program {
         _ slot: Int, op: Op, arguments: OrderArguments, _ args: Range<Int>, argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> FusedSteps.Function {
         guard let plan = plans[slot] else { throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan") }
-        while !argumentShapes.isEmpty { argumentShapes.removeLast() }
-        for k in args { argumentShapes.append(shape(arguments[k])) }
-        let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
-        switch try op.kernel(plan: plan, attrs: attrs, args: argumentShapes) {
+        switch try kernel(of: slot, op: op, plan: plan, arguments: arguments, args, argumentShapes: &argumentShapes) {
         case .unary(let unary): return .unary(unary)
         case .binary(let binary, _, _, _, _): return .binary(binary)
         case .sinCos, .select, .reduce, .matmul, .gather, .copy, .concat, .unslice, .softmax, .fused:
