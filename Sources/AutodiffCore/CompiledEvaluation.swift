@@ -115,23 +115,18 @@ extension Program {
         ops.reserveCapacity(order.count)
         transposes.reserveCapacity(order.count)
         for slot in order {
-            guard case .node(let node) = graph.definitions[slot] else {
-                ops.append(nil)
-                arguments.append([])
+            let op = graph.op(of: slot)
+            ops.append(op)
+            guard op == .matmul else {
+                arguments.append(graph.arguments, graph.argumentRange(of: slot))
                 transposes.append((false, false))
                 continue
             }
-            ops.append(node.op)
-            guard node.op == .matmul else {
-                arguments.append(node.args)
-                transposes.append((false, false))
-                continue
-            }
-            var args = node.args
+            var args = graph.argumentList(of: slot)
             var flags = (false, false)
             if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
             if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
-            arguments.append(args)
+            arguments.append(args, args.indices)
             transposes.append(flags)
         }
 
@@ -152,7 +147,7 @@ extension Program {
             where lastRead[slot] < 0 && targetCount[slot] == 1 && Shape.count(shapes[slot]) > 0
                 && isRepeated(slot) == part
             {
-                if case .node = graph.definitions[slot] { writtenAs[slot] = index }
+                if graph.op(of: slot) != nil { writtenAs[slot] = index }
             }
         }
         // The largest inputs that are read are read in place.
@@ -299,16 +294,11 @@ extension Program {
             fixed: Array(targets[..<fixed.count]), perRow: Array(targets[fixed.count...]))
     }
 
-    /// The attributes of node `slot` (none for a slot that is no node).
-    func attributes(of slot: Int) -> Attributes {
-        if case .node(let node) = graph.definitions[slot] { return node.attrs }
-        return Attributes()
-    }
-
     /// The slot whose last two axes `arg` swaps, when it is such a transpose.
     private func swappedMatrix(_ arg: Graph.Arg) -> Int? {
-        guard case .slot(let slot) = arg, case .node(let node) = graph.definitions[slot], node.op == .transpose,
-            case .transpose(let perm)? = plans[slot]?.layout, perm.count >= 2, case .slot(let source) = node.args[0]
+        guard case .slot(let slot) = arg, graph.op(of: slot) == .transpose,
+            case .transpose(let perm)? = plans[slot]?.layout, perm.count >= 2,
+            case .slot(let source) = graph.arguments[graph.argumentRange(of: slot).lowerBound]
         else { return nil }
         let rank = perm.count
         for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
@@ -325,7 +315,7 @@ extension Program {
     ) throws(AutodiffError) -> Kernel {
         argumentShapes.removeAll(keepingCapacity: true)
         for k in args { argumentShapes.append(shape(arguments[k])) }
-        let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
+        let attrs = op.attributes.isEmpty ? Attributes() : graph.attributes(of: slot)
         return try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
     }
 }
@@ -342,10 +332,10 @@ struct OrderArguments {
         start.reserveCapacity(positions + 1)
     }
 
-    /// Adds the arguments of the next position.
-    mutating func append(_ args: [Graph.Arg]) {
+    /// Adds the arguments of the next position: `args` of `source`.
+    mutating func append(_ source: [Graph.Arg], _ args: Range<Int>) {
         // One by one: `append(contentsOf:)` is generic code, slower for the one or two of a node.
-        for arg in args { all.append(arg) }
+        for k in args { all.append(source[k]) }
         start.append(all.count)
     }
 
@@ -412,7 +402,7 @@ struct ValuePlaces {
         location[slot] = offset
         switch program.graph.definitions[slot] {
         case .input: if !isSeed[slot] { inputs.append((slot, offset)) }
-        case .constant(let value): constants.append((value, offset))
+        case .constant(let index): constants.append((program.graph.constants[index], offset))
         case .node: break
         }
         return offset

@@ -114,10 +114,10 @@ extension Program {
         var seedDependent = [Bool](repeating: false, count: graph.slotCount)
         for slot in seedSlots { seedDependent[slot] = true }
         for slot in 0..<graph.slotCount {
-            if case .node(let node) = graph.definitions[slot] {
-                seedDependent[slot] = node.args.contains { arg in
-                    if case .slot(let s) = arg { return seedDependent[s] }
-                    return false
+            for k in graph.argumentRange(of: slot) {
+                if case .slot(let s) = graph.arguments[k], seedDependent[s] {
+                    seedDependent[slot] = true
+                    break
                 }
             }
         }

@@ -108,16 +108,19 @@ struct GraphBuilder {
         var dependsOnWrt = [Bool](repeating: false, count: count)
         for slot in wrt { dependsOnWrt[slot] = true }
         for slot in 0..<count {
-            guard case .node(let node) = program.graph.definitions[slot] else { continue }
-            let carrying: ArraySlice<Graph.Arg> =
-                switch node.op {
-                case .gt, .ge, .lt, .le, .eq, .ne: []
-                case .where: node.args[1...]
-                default: node.args[...]
+            guard let op = program.graph.op(of: slot) else { continue }
+            let args = program.graph.argumentRange(of: slot)
+            let carrying: Range<Int> =
+                switch op {
+                case .gt, .ge, .lt, .le, .eq, .ne: args.lowerBound..<args.lowerBound
+                case .where: (args.lowerBound + 1)..<args.upperBound
+                default: args
                 }
-            dependsOnWrt[slot] = carrying.contains { arg in
-                if case .slot(let s) = arg { return dependsOnWrt[s] }
-                return false
+            for k in carrying {
+                if case .slot(let s) = program.graph.arguments[k], dependsOnWrt[s] {
+                    dependsOnWrt[slot] = true
+                    break
+                }
             }
         }
         var relevant = [Bool](repeating: false, count: count)
@@ -127,8 +130,8 @@ struct GraphBuilder {
             guard dependsOnWrt[slot], !relevant[slot] else { continue }
             relevant[slot] = true
             relevantCount += 1
-            if case .node(let node) = program.graph.definitions[slot] {
-                for case .slot(let arg) in node.args { stack.append(arg) }
+            for k in program.graph.argumentRange(of: slot) {
+                if case .slot(let arg) = program.graph.arguments[k] { stack.append(arg) }
             }
         }
 
@@ -144,16 +147,19 @@ struct GraphBuilder {
             try accumulate(output.slot, output.seed, &self)
         }
         for slot in stride(from: count - 1, through: 0, by: -1) {
-            guard relevant[slot], let g = grads[slot], case .node(let node) = program.graph.definitions[slot],
+            guard relevant[slot], let g = grads[slot], let op = program.graph.op(of: slot),
                 let plan = program.plans[slot]
             else { continue }
-            let contributions = try node.op.backward(
-                &self, args: node.args, result: .slot(slot), attrs: node.attrs, plan: plan, gradient: g)
-            guard contributions.count == node.args.count else {
+            // A list of their own: the rule adds nodes, growing the graph's argument array.
+            let args = program.graph.argumentList(of: slot)
+            let contributions = try op.backward(
+                &self, args: args, result: .slot(slot), attrs: program.graph.attributes(of: slot), plan: plan,
+                gradient: g)
+            guard contributions.count == args.count else {
                 throw .internalError(
-                    "\(node.op.rawValue) returned \(contributions.count) gradients for \(node.args.count) arguments")
+                    "\(op.rawValue) returned \(contributions.count) gradients for \(args.count) arguments")
             }
-            for (arg, contribution) in zip(node.args, contributions) {
+            for (arg, contribution) in zip(args, contributions) {
                 guard case .slot(let s) = arg, relevant[s], let contribution else { continue }
                 try accumulate(s, contribution, &self)
             }

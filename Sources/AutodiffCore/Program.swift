@@ -22,16 +22,20 @@ struct Program: Sendable {
         plans = []
         shapes.reserveCapacity(graph.slotCount)
         plans.reserveCapacity(graph.slotCount)
+        // One node's arguments at a time, in one list for every node.
+        var args: [Graph.Arg] = []
         for slot in 0..<graph.slotCount {
             switch graph.definitions[slot] {
             case .input:
                 shapes.append(inputShapes[graph.name(of: slot)] ?? [])
                 plans.append(nil)
-            case .constant(let value):
-                shapes.append(value.shape)
+            case .constant(let index):
+                shapes.append(graph.constants[index].shape)
                 plans.append(nil)
-            case .node(let node):
-                let plan = try plan(node.op, node: graph.name(of: slot), attrs: node.attrs, args: node.args)
+            case .node(let op, _):
+                args.removeAll(keepingCapacity: true)
+                for k in graph.argumentRange(of: slot) { args.append(graph.arguments[k]) }
+                let plan = try plan(op, node: graph.name(of: slot), attrs: graph.attributes(of: slot), args: args)
                 shapes.append(plan.shape)
                 plans.append(plan)
             }
@@ -84,7 +88,7 @@ struct Program: Sendable {
             rawAttrs.isEmpty && op.attributes.isEmpty
             ? Attributes() : try Attributes(validating: rawAttrs, op: op, node: id.text)
         let plan = try plan(op, node: id.text, attrs: attrs, args: args)
-        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferred: id)
+        let slot = graph.appendNode(op, args, attrs, preferred: id)
         shapes.append(plan.shape)
         plans.append(plan)
         return .slot(slot)
@@ -120,8 +124,8 @@ struct Program: Sendable {
         while let slot = stack.popLast() {
             guard !needed[slot], !known(slot) else { continue }
             needed[slot] = true
-            if case .node(let node) = graph.definitions[slot] {
-                for case .slot(let arg) in node.args { stack.append(arg) }
+            for k in graph.argumentRange(of: slot) {
+                if case .slot(let arg) = graph.arguments[k] { stack.append(arg) }
             }
         }
         return needed.indices.filter { needed[$0] }
