@@ -211,8 +211,10 @@ public struct Graph: Sendable {
         var pending = [Int](repeating: 0, count: nodeCount)
         // Node i's users, ascending, are users[userStart[i]..<userStart[i + 1]]: one array for all.
         var userStart = [Int](repeating: 0, count: nodeCount + 1)
+        // By index: a loop over a slice of `arguments` would retain and release it per node.
         for index in 0..<nodeCount {
-            for case .slot(let slot) in arguments[start[index]..<start[index + 1]] where slot >= firstNodeSlot {
+            for k in start[index]..<start[index + 1] {
+                guard case .slot(let slot) = arguments[k], slot >= firstNodeSlot else { continue }
                 pending[index] += 1
                 userStart[slot - firstNodeSlot + 1] += 1
             }
@@ -221,7 +223,8 @@ public struct Graph: Sendable {
         var users = [Int](repeating: 0, count: userStart[nodeCount])
         var filled = userStart
         for index in 0..<nodeCount {
-            for case .slot(let slot) in arguments[start[index]..<start[index + 1]] where slot >= firstNodeSlot {
+            for k in start[index]..<start[index + 1] {
+                guard case .slot(let slot) = arguments[k], slot >= firstNodeSlot else { continue }
                 users[filled[slot - firstNodeSlot]] = index
                 filled[slot - firstNodeSlot] += 1
             }
@@ -230,7 +233,8 @@ public struct Graph: Sendable {
         var cursor = 0
         while cursor < ready.count {
             let node = ready[cursor]
-            for user in users[userStart[node]..<userStart[node + 1]] {
+            for k in userStart[node]..<userStart[node + 1] {
+                let user = users[k]
                 pending[user] -= 1
                 if pending[user] == 0 { ready.append(user) }
             }
