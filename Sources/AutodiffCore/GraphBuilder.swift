@@ -15,8 +15,10 @@ struct GraphBuilder {
 
     func shape(_ arg: Graph.Arg) -> [Int] { program.shape(arg) }
 
+    /// Adds `op(args)` with `attrs` (`nil`, not an empty table, for none: building an empty
+    /// dictionary literal for every node added was measurable).
     mutating func apply(
-        _ op: Op, _ args: [Graph.Arg], _ attrs: [String: AttributeValue] = [:]
+        _ op: Op, _ args: [Graph.Arg], _ attrs: [String: AttributeValue]? = nil
     ) throws(AutodiffError) -> Graph.Arg {
         counter += 1
         return try program.add(op, args, attrs, id: Graph.GeneratedName(prefix: prefix, number: counter))
@@ -146,12 +148,15 @@ struct GraphBuilder {
         for output in outputs where relevant[output.slot] {
             try accumulate(output.slot, output.seed, &self)
         }
+        // Each node's arguments in a list of their own (the rule adds nodes, growing the graph's
+        // argument array), one list reused for every node.
+        var args: [Graph.Arg] = []
         for slot in stride(from: count - 1, through: 0, by: -1) {
             guard relevant[slot], let g = grads[slot], let op = program.graph.op(of: slot),
                 let plan = program.plans[slot]
             else { continue }
-            // A list of their own: the rule adds nodes, growing the graph's argument array.
-            let args = program.graph.argumentList(of: slot)
+            args.removeAll(keepingCapacity: true)
+            for k in program.graph.argumentRange(of: slot) { args.append(program.graph.arguments[k]) }
             let contributions = try op.backward(
                 &self, args: args, result: .slot(slot), attrs: program.graph.attributes(of: slot), plan: plan,
                 gradient: g)

@@ -79,9 +79,10 @@ struct Program: Sendable {
 
     // MARK: Growing (used by differentiation)
 
-    /// Appends `op(args)`, preferring the name `id`, and returns a reference to its result.
+    /// Appends `op(args)` with `rawAttrs` (`nil`: none), preferring the name `id`, and returns a
+    /// reference to its result.
     mutating func add(
-        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: Graph.GeneratedName
+        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue]?, id: Graph.GeneratedName
     ) throws(AutodiffError) -> Graph.Arg {
         guard graph.slotCount < limits.maxProgramSlots else {
             throw .limitExceeded(
@@ -91,8 +92,8 @@ struct Program: Sendable {
         if graph.slotCount % 256 == 0 { try checkDeadline() }
         // Most added nodes have no attributes: nothing to check, no table to build.
         let attrs =
-            rawAttrs.isEmpty && op.attributes.isEmpty
-            ? Attributes() : try Attributes(validating: rawAttrs, op: op, node: id.text)
+            (rawAttrs?.isEmpty ?? true) && op.attributes.isEmpty
+            ? Attributes() : try Attributes(validating: rawAttrs ?? [:], op: op, node: id.text)
         try appendPlan(op, node: id.text, attrs: attrs, args: args)
         return .slot(graph.appendNode(op, args, attrs, preferred: id))
     }
