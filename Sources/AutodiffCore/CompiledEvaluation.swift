@@ -110,7 +110,7 @@ extension Program {
 
         // Each node's arguments, with transposes folded into the matrix products that read them.
         var ops: [Op?] = []
-        var arguments = OrderArguments(positions: order.count)
+        var arguments = OrderArguments(graph.arguments, positions: order.count)
         var transposes: [(Bool, Bool)] = []
         ops.reserveCapacity(order.count)
         transposes.reserveCapacity(order.count)
@@ -118,7 +118,7 @@ extension Program {
             let op = graph.op(of: slot)
             ops.append(op)
             guard op == .matmul else {
-                arguments.append(graph.arguments, graph.argumentRange(of: slot))
+                arguments.append(graph.argumentRange(of: slot))
                 transposes.append((false, false))
                 continue
             }
@@ -126,7 +126,7 @@ extension Program {
             var flags = (false, false)
             if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
             if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
-            arguments.append(args, args.indices)
+            arguments.append(changed: args)
             transposes.append(flags)
         }
 
@@ -320,29 +320,36 @@ extension Program {
     }
 }
 
-/// The arguments of each position of an evaluation order, end to end in one array: reading them
-/// retains nothing, where reading an array per node retained and released it in every pass.
+/// The arguments of each position of an evaluation order: a node's own, read in place in the
+/// graph's array of every node's arguments (none copied), or the changed ones of a matrix product
+/// that reads a transpose's source instead (kept after them, at indices from `graph.count` on).
 struct OrderArguments {
-    private var all: [Graph.Arg] = []
-    /// Position `p`'s arguments are `all[start[p]..<start[p + 1]]`.
-    private var start: [Int] = [0]
+    private let graph: [Graph.Arg]
+    private var changed: [Graph.Arg] = []
+    /// Where each position's arguments are, for `subscript`.
+    private var ranges: [Range<Int>] = []
 
-    init(positions: Int) {
-        all.reserveCapacity(2 * positions)
-        start.reserveCapacity(positions + 1)
+    init(_ graph: [Graph.Arg], positions: Int) {
+        self.graph = graph
+        ranges.reserveCapacity(positions)
     }
 
-    /// Adds the arguments of the next position: `args` of `source`.
-    mutating func append(_ source: [Graph.Arg], _ args: Range<Int>) {
-        // One by one: `append(contentsOf:)` is generic code, slower for the one or two of a node.
-        for k in args { all.append(source[k]) }
-        start.append(all.count)
+    /// Adds the next position, whose arguments are the graph's at `args`.
+    mutating func append(_ args: Range<Int>) {
+        ranges.append(args)
+    }
+
+    /// Adds the next position, with arguments of its own.
+    mutating func append(changed args: [Graph.Arg]) {
+        let start = graph.count + changed.count
+        for arg in args { changed.append(arg) }
+        ranges.append(start..<(start + args.count))
     }
 
     /// Where the arguments of `position` are, for `subscript`.
-    func range(_ position: Int) -> Range<Int> { start[position]..<start[position + 1] }
+    func range(_ position: Int) -> Range<Int> { ranges[position] }
 
-    subscript(index: Int) -> Graph.Arg { all[index] }
+    subscript(index: Int) -> Graph.Arg { index < graph.count ? graph[index] : changed[index - graph.count] }
 }
 
 /// For each position of an evaluation order, the slots released after it, in the order added.
