@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import AutodiffCore
@@ -78,7 +79,7 @@ struct FlatLayoutTests {
     }
 
     @Test func manyArgumentsEachReachTheirReader() throws {
-        // y = Σ concat(x, s, x, s, …), 48 arguments: dy/dx = 24 + 24·cos(x), each term exact.
+        // y = Σ concat(x, s, x, s, …), 48 arguments: dy/dx = 24 + 24·cos(x) (summed one by one).
         let args = (0..<48).map { $0 % 2 == 0 ? "x" : "s" }
         let graph = try Graph(
             GraphSpec(
@@ -89,7 +90,7 @@ struct FlatLayoutTests {
         let x = try vector([0.5, -1, 2])
         let result = try graph.backward(values: ["x": x], outputs: ["y"], seeds: ["y": .ones])
         let expected = try vector(x.data.map { 24 + 24 * cos($0) })
-        expectClose(result.gradients["x"], expected, rtol: 1e-15, atol: 0, "dy/dx")
+        expectClose(result.gradients["x"], expected, rtol: 1e-13, atol: 0, "dy/dx")
         #expect(try graph.value(["x": x]).shape == [])
     }
 
