@@ -144,7 +144,7 @@ extension Program {
         var writtenAs = [Int?](repeating: nil, count: graph.slotCount)
         for (targets, part) in [(fixed, false), (perRow, true)] {
             for (index, slot) in targets.enumerated()
-            where lastRead[slot] < 0 && targetCount[slot] == 1 && Shape.count(shapes[slot]) > 0
+            where lastRead[slot] < 0 && targetCount[slot] == 1 && elementCount(of: slot) > 0
                 && isRepeated(slot) == part
             {
                 if graph.op(of: slot) != nil { writtenAs[slot] = index }
@@ -154,13 +154,13 @@ extension Program {
         let isSeed = Set(seedSlots)
         var readInputs: [Int] = []
         for slot in 0..<graph.slotCount where lastRead[slot] >= 0 || targetCount[slot] > 0 {
-            guard case .input = graph.definitions[slot], !isSeed.contains(slot), Shape.count(shapes[slot]) > 0 else {
+            guard case .input = graph.definitions[slot], !isSeed.contains(slot), elementCount(of: slot) > 0 else {
                 continue
             }
             readInputs.append(slot)
         }
         let inputsInPlace = Array(
-            readInputs.sorted { Shape.count(shapes[$0]) > Shape.count(shapes[$1]) }.prefix(
+            readInputs.sorted { elementCount(of: $0) > elementCount(of: $1) }.prefix(
                 CompiledEvaluation.maxInputsInPlace))
         // Targets, and what `once` computes for the per-row part, are read "forever".
         let forever = Int.max
@@ -218,7 +218,7 @@ extension Program {
                 var released = releases.first(index)
                 while released >= 0 {
                     if let offset = places.location[released] {
-                        places.memory.give(offset, Shape.count(shapes[released]))
+                        places.memory.give(offset, elementCount(of: released))
                     }
                     released = releases.next(released)
                 }
@@ -250,7 +250,7 @@ extension Program {
                     kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
                 }
             }
-            let count = Shape.count(plan.shape)
+            let count = elementCount(of: slot)
             let output: Int
             if writtenAs[slot] != nil {
                 output = 0
@@ -405,7 +405,7 @@ struct ValuePlaces {
     /// The place of a value of `program` that is not computed by a node: given once, kept for the whole call.
     mutating func place(_ slot: Int, of program: Program) -> Int {
         if let address = location[slot] { return address }
-        let offset = memory.permanent(Shape.count(program.shapes[slot]))
+        let offset = memory.permanent(program.elementCount(of: slot))
         location[slot] = offset
         switch program.graph.definitions[slot] {
         case .input: if !isSeed[slot] { inputs.append((slot, offset)) }

@@ -6,6 +6,8 @@ struct Program: Sendable {
     /// and `plans[slot]`.
     private(set) var shapes = SlotTable<[Int]>()
     private(set) var plans = SlotTable<Plan?>()
+    /// The element count of each distinct shape, by its position in `shapes` (`elementCount(of:)`).
+    private var shapeCounts: [Int] = []
     let limits: Limits
     /// The plans of the last few elementwise nodes `add` planned, by argument shapes.
     private var elementwisePlans = ElementwisePlans()
@@ -51,14 +53,32 @@ struct Program: Sendable {
         }
         let argShapes = shapes(of: args)
         let plan = try op.plan(node: node(), attrs: attrs, args: argShapes, limits: limits)
-        let shared = (shape: shapes.append(plan.shape), plan: plans.append(plan))
+        let shared = (shape: appendShape(plan.shape), plan: plans.append(plan))
         if op.isPlannedByShapesAlone { elementwisePlans.remember(shared, for: argShapes) }
     }
 
     /// Appends the shape of an input or a constant, which has no plan.
     private mutating func appendUnplanned(shape: [Int]) {
-        shapes.append(shape)
+        appendShape(shape)
         plans.append(nil)
+    }
+
+    /// Appends a slot with a shape of its own; returns the shape's position in `shapes`.
+    @discardableResult
+    private mutating func appendShape(_ shape: [Int]) -> Int {
+        shapeCounts.append(Shape.count(shape))
+        return shapes.append(shape)
+    }
+
+    /// `Shape.count(shapes[slot])`, read without taking the shape out of the table (which retains it).
+    func elementCount(of slot: Int) -> Int { shapeCounts[shapes.position(of: slot)] }
+
+    /// The element count of an argument: its slot's, or 1 for a literal.
+    func elementCount(of arg: Graph.Arg) -> Int {
+        switch arg {
+        case .slot(let slot): elementCount(of: slot)
+        case .literal: 1
+        }
     }
 
     func shape(_ arg: Graph.Arg) -> [Int] {
@@ -144,7 +164,7 @@ struct Program: Sendable {
         var work = 0
         var bytes = 0
         for slot in order {
-            bytes = bytes.addingClamped(Shape.count(shapes[slot]).multipliedClamped(by: 8))
+            bytes = bytes.addingClamped(elementCount(of: slot).multipliedClamped(by: 8))
             if let plan = plans[slot] { work = work.addingClamped(plan.work.addingClamped(Self.nodeOverhead)) }
         }
         return (work, bytes)
@@ -224,6 +244,9 @@ struct SlotTable<Value: Sendable>: Sendable {
     var count: Int { positions.count }
 
     subscript(slot: Int) -> Value { values[positions[slot]] }
+
+    /// Where the value of `slot` is in the list of distinct values.
+    func position(of slot: Int) -> Int { positions[slot] }
 
     /// Appends a slot with a value of its own; returns the value's position, for `append(sharing:)`.
     @discardableResult
