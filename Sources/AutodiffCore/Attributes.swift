@@ -4,7 +4,13 @@
 struct Attributes: Sendable, Equatable {
     private(set) var values: [String: AttributeValue]
 
-    init(_ values: [String: AttributeValue] = [:]) {
+    /// No attributes. (An empty `Dictionary()`, not a `[:]` literal, which the nodes differentiation
+    /// adds paid a measurable call for.)
+    init() {
+        values = Dictionary()
+    }
+
+    init(_ values: [String: AttributeValue]) {
         self.values = values
     }
 

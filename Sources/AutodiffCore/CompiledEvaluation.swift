@@ -110,28 +110,23 @@ extension Program {
 
         // Each node's arguments, with transposes folded into the matrix products that read them.
         var ops: [Op?] = []
-        var arguments = OrderArguments(positions: order.count)
+        var arguments = OrderArguments(graph.arguments, positions: order.count)
         var transposes: [(Bool, Bool)] = []
         ops.reserveCapacity(order.count)
         transposes.reserveCapacity(order.count)
         for slot in order {
-            guard case .node(let node) = graph.definitions[slot] else {
-                ops.append(nil)
-                arguments.append([])
+            let op = graph.op(of: slot)
+            ops.append(op)
+            guard op == .matmul else {
+                arguments.append(graph.argumentRange(of: slot))
                 transposes.append((false, false))
                 continue
             }
-            ops.append(node.op)
-            guard node.op == .matmul else {
-                arguments.append(node.args)
-                transposes.append((false, false))
-                continue
-            }
-            var args = node.args
+            var args = graph.argumentList(of: slot)
             var flags = (false, false)
             if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
             if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
-            arguments.append(args)
+            arguments.append(changed: args)
             transposes.append(flags)
         }
 
@@ -149,23 +144,23 @@ extension Program {
         var writtenAs = [Int?](repeating: nil, count: graph.slotCount)
         for (targets, part) in [(fixed, false), (perRow, true)] {
             for (index, slot) in targets.enumerated()
-            where lastRead[slot] < 0 && targetCount[slot] == 1 && Shape.count(shapes[slot]) > 0
+            where lastRead[slot] < 0 && targetCount[slot] == 1 && elementCount(of: slot) > 0
                 && isRepeated(slot) == part
             {
-                if case .node = graph.definitions[slot] { writtenAs[slot] = index }
+                if graph.op(of: slot) != nil { writtenAs[slot] = index }
             }
         }
         // The largest inputs that are read are read in place.
         let isSeed = Set(seedSlots)
         var readInputs: [Int] = []
         for slot in 0..<graph.slotCount where lastRead[slot] >= 0 || targetCount[slot] > 0 {
-            guard case .input = graph.definitions[slot], !isSeed.contains(slot), Shape.count(shapes[slot]) > 0 else {
+            guard case .input = graph.definitions[slot], !isSeed.contains(slot), elementCount(of: slot) > 0 else {
                 continue
             }
             readInputs.append(slot)
         }
         let inputsInPlace = Array(
-            readInputs.sorted { Shape.count(shapes[$0]) > Shape.count(shapes[$1]) }.prefix(
+            readInputs.sorted { elementCount(of: $0) > elementCount(of: $1) }.prefix(
                 CompiledEvaluation.maxInputsInPlace))
         // Targets, and what `once` computes for the per-row part, are read "forever".
         let forever = Int.max
@@ -223,7 +218,7 @@ extension Program {
                 var released = releases.first(index)
                 while released >= 0 {
                     if let offset = places.location[released] {
-                        places.memory.give(offset, Shape.count(shapes[released]))
+                        places.memory.give(offset, elementCount(of: released))
                     }
                     released = releases.next(released)
                 }
@@ -255,7 +250,7 @@ extension Program {
                     kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
                 }
             }
-            let count = Shape.count(plan.shape)
+            let count = elementCount(of: slot)
             let output: Int
             if writtenAs[slot] != nil {
                 output = 0
@@ -299,16 +294,11 @@ extension Program {
             fixed: Array(targets[..<fixed.count]), perRow: Array(targets[fixed.count...]))
     }
 
-    /// The attributes of node `slot` (none for a slot that is no node).
-    func attributes(of slot: Int) -> Attributes {
-        if case .node(let node) = graph.definitions[slot] { return node.attrs }
-        return Attributes()
-    }
-
     /// The slot whose last two axes `arg` swaps, when it is such a transpose.
     private func swappedMatrix(_ arg: Graph.Arg) -> Int? {
-        guard case .slot(let slot) = arg, case .node(let node) = graph.definitions[slot], node.op == .transpose,
-            case .transpose(let perm)? = plans[slot]?.layout, perm.count >= 2, case .slot(let source) = node.args[0]
+        guard case .slot(let slot) = arg, graph.op(of: slot) == .transpose,
+            case .transpose(let perm)? = plans[slot]?.layout, perm.count >= 2,
+            case .slot(let source) = graph.arguments[graph.argumentRange(of: slot).lowerBound]
         else { return nil }
         let rank = perm.count
         for axis in 0..<(rank - 2) where perm[axis] != axis { return nil }
@@ -325,34 +315,41 @@ extension Program {
     ) throws(AutodiffError) -> Kernel {
         argumentShapes.removeAll(keepingCapacity: true)
         for k in args { argumentShapes.append(shape(arguments[k])) }
-        let attrs = op.attributes.isEmpty ? Attributes() : attributes(of: slot)
+        let attrs = op.attributes.isEmpty ? Attributes() : graph.attributes(of: slot)
         return try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
     }
 }
 
-/// The arguments of each position of an evaluation order, end to end in one array: reading them
-/// retains nothing, where reading an array per node retained and released it in every pass.
+/// The arguments of each position of an evaluation order: a node's own, read in place in the
+/// graph's array of every node's arguments (none copied), or the changed ones of a matrix product
+/// that reads a transpose's source instead (kept after them, at indices from `graph.count` on).
 struct OrderArguments {
-    private var all: [Graph.Arg] = []
-    /// Position `p`'s arguments are `all[start[p]..<start[p + 1]]`.
-    private var start: [Int] = [0]
+    private let graph: [Graph.Arg]
+    private var changed: [Graph.Arg] = []
+    /// Where each position's arguments are, for `subscript`.
+    private var ranges: [Range<Int>] = []
 
-    init(positions: Int) {
-        all.reserveCapacity(2 * positions)
-        start.reserveCapacity(positions + 1)
+    init(_ graph: [Graph.Arg], positions: Int) {
+        self.graph = graph
+        ranges.reserveCapacity(positions)
     }
 
-    /// Adds the arguments of the next position.
-    mutating func append(_ args: [Graph.Arg]) {
-        // One by one: `append(contentsOf:)` is generic code, slower for the one or two of a node.
-        for arg in args { all.append(arg) }
-        start.append(all.count)
+    /// Adds the next position, whose arguments are the graph's at `args`.
+    mutating func append(_ args: Range<Int>) {
+        ranges.append(args)
+    }
+
+    /// Adds the next position, with arguments of its own.
+    mutating func append(changed args: [Graph.Arg]) {
+        let start = graph.count + changed.count
+        for arg in args { changed.append(arg) }
+        ranges.append(start..<(start + args.count))
     }
 
     /// Where the arguments of `position` are, for `subscript`.
-    func range(_ position: Int) -> Range<Int> { start[position]..<start[position + 1] }
+    func range(_ position: Int) -> Range<Int> { ranges[position] }
 
-    subscript(index: Int) -> Graph.Arg { all[index] }
+    subscript(index: Int) -> Graph.Arg { index < graph.count ? graph[index] : changed[index - graph.count] }
 }
 
 /// For each position of an evaluation order, the slots released after it, in the order added.
@@ -408,11 +405,11 @@ struct ValuePlaces {
     /// The place of a value of `program` that is not computed by a node: given once, kept for the whole call.
     mutating func place(_ slot: Int, of program: Program) -> Int {
         if let address = location[slot] { return address }
-        let offset = memory.permanent(Shape.count(program.shapes[slot]))
+        let offset = memory.permanent(program.elementCount(of: slot))
         location[slot] = offset
         switch program.graph.definitions[slot] {
         case .input: if !isSeed[slot] { inputs.append((slot, offset)) }
-        case .constant(let value): constants.append((value, offset))
+        case .constant(let index): constants.append((program.graph.constants[index], offset))
         case .node: break
         }
         return offset

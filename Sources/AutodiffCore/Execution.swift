@@ -7,7 +7,7 @@ extension Graph {
         _ values: [String: Tensor], limits: Limits, deadline: ContinuousClock.Instant?
     ) throws(AutodiffError) -> (Program, [Tensor?]) {
         let program = try self.program(for: try inputShapes(values, limits: limits), limits: limits, deadline: deadline)
-        return (program, table(values, slotCount: program.graph.slotCount))
+        return (program, table(values))
     }
 
     /// The graph planned for inputs of `shapes` (in input order).
@@ -39,8 +39,10 @@ extension Graph {
         return shapes
     }
 
-    /// A value table for a program of `slotCount` slots grown from this graph, inputs filled in.
-    func table(_ values: [String: Tensor], slotCount: Int) -> [Tensor?] {
+    /// A value table for a program grown from this graph, inputs filled in. It covers this graph's
+    /// slots only: the slots after its end have no value (`Program.evaluate`), so a call does not
+    /// make, clear and free a table of every slot differentiation added.
+    func table(_ values: [String: Tensor]) -> [Tensor?] {
         var table = [Tensor?](repeating: nil, count: slotCount)
         for name in inputs {
             if let slot = slots[name] { table[slot] = values[name] }
@@ -114,10 +116,10 @@ extension Program {
         var seedDependent = [Bool](repeating: false, count: graph.slotCount)
         for slot in seedSlots { seedDependent[slot] = true }
         for slot in 0..<graph.slotCount {
-            if case .node(let node) = graph.definitions[slot] {
-                seedDependent[slot] = node.args.contains { arg in
-                    if case .slot(let s) = arg { return seedDependent[s] }
-                    return false
+            for k in graph.argumentRange(of: slot) {
+                if case .slot(let s) = graph.arguments[k], seedDependent[s] {
+                    seedDependent[slot] = true
+                    break
                 }
             }
         }
@@ -155,7 +157,8 @@ extension Program {
             plan, values: values, rows: rows, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
     }
 
-    /// Runs `plan` for `rows` rows.
+    /// Runs `plan` for `rows` rows, with the given inputs' `values` by slot (none for a slot after
+    /// the table's end).
     ///
     /// Before any of it runs, the whole call is costed and refused if over the limits: the nodes
     /// computed once, every row's nodes, seed and result copies and overhead, and `resultBytes`,
@@ -176,7 +179,7 @@ extension Program {
             return try evaluate(
                 once, values: values, rows: 0, resultBytes: resultBytes, priorWork: priorWork, seeds: seeds)
         }
-        for slot in plan.givenInputs where values[slot] == nil {
+        for slot in plan.givenInputs where Self.value(of: slot, in: values) == nil {
             throw .invalidRequest("no value was given for input \"\(graph.name(of: slot))\"")
         }
         let work = priorWork.addingClamped(plan.onceWork).addingClamped(plan.rowWork.multipliedClamped(by: rows))
@@ -186,7 +189,7 @@ extension Program {
         var storage: [[Double]] = []
         storage.reserveCapacity(compiled.inputsInPlace.count)
         for slot in compiled.inputsInPlace {
-            guard let value = values[slot], value.count == Shape.count(shapes[slot]) else {
+            guard let value = Self.value(of: slot, in: values), value.count == Shape.count(shapes[slot]) else {
                 throw .internalError("input \"\(graph.name(of: slot))\" has no value of its planned shape")
             }
             storage.append(value.data)
@@ -195,7 +198,7 @@ extension Program {
         defer { arena.deallocate() }
         for (value, offset) in compiled.literals { arena[offset] = value }
         for (slot, offset) in compiled.inputs {
-            guard let value = values[slot], value.count == Shape.count(shapes[slot]) else {
+            guard let value = Self.value(of: slot, in: values), value.count == Shape.count(shapes[slot]) else {
                 throw .internalError("input \"\(graph.name(of: slot))\" has no value of its planned shape")
             }
             Self.copy(value, to: arena + offset)
@@ -219,6 +222,11 @@ extension Program {
         }
     }
 
+    /// The value of `slot` in the table `values`, which has none for the slots after its end.
+    private static func value(of slot: Int, in values: [Tensor?]) -> Tensor? {
+        slot < values.count ? values[slot] : nil
+    }
+
     /// Runs `instructions` (whose operands are in `operands`) on `memory`, checking the deadline
     /// before each node. Returns the values written directly for targets, by target index.
     private func run(_ instructions: [CompiledEvaluation.Instruction], _ operands: [Int], _ memory: Memory)
@@ -231,14 +239,17 @@ extension Program {
         // Both read in place, through buffer pointers (see `CompiledEvaluation.Instruction`).
         try operands.withUnsafeBufferPointer { (operands) throws(AutodiffError) in
             try instructions.withUnsafeBufferPointer { (instructions) throws(AutodiffError) in
+                guard let first = instructions.baseAddress else { return }
                 for index in instructions.indices {
                     if hasDeadline { try checkDeadline() }
-                    if let target = instructions[index].result {
-                        guard let value = instructions[index].result(memory, operands: operands, deadline: deadline)
+                    // Through `pointee`: the buffer's subscript still copied each instruction.
+                    let instruction = first + index
+                    if let target = instruction.pointee.result {
+                        guard let value = instruction.pointee.result(memory, operands: operands, deadline: deadline)
                         else { throw Kernels.deadlineError }
                         written[target] = value
                     } else {
-                        guard instructions[index].run(memory, operands: operands, deadline: deadline) else {
+                        guard instruction.pointee.run(memory, operands: operands, deadline: deadline) else {
                             throw Kernels.deadlineError
                         }
                     }

@@ -18,15 +18,17 @@ struct Fingerprint: Hashable, Sendable {
             switch graph.definitions[slot] {
             case .input:
                 hasher.combine(0)
-            case .constant(let value):
+            case .constant(let index):
+                let value = graph.constants[index]
                 hasher.combine(1)
                 hasher.combine(value.shape)
                 for x in value.data { hasher.combine(x.bitPattern) }
-            case .node(let node):
+            case .node(let op, _):
+                let args = graph.argumentRange(of: slot)
                 hasher.combine(2)
-                hasher.combine(node.op.rawValue)
-                hasher.combine(node.args.count)
-                for arg in node.args {
+                hasher.combine(op.rawValue)
+                hasher.combine(args.count)
+                for arg in graph.arguments[args] {
                     switch arg {
                     case .slot(let s):
                         hasher.combine(0)
@@ -36,7 +38,7 @@ struct Fingerprint: Hashable, Sendable {
                         hasher.combine(x.bitPattern)
                     }
                 }
-                let attributes = node.attrs.values.sorted { $0.key < $1.key }
+                let attributes = graph.attributes(of: slot).values.sorted { $0.key < $1.key }
                 hasher.combine(attributes.count)
                 for (name, value) in attributes {
                     hasher.combine(name)

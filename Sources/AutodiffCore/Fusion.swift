@@ -168,7 +168,7 @@ extension Program {
             let next = reader[slot]
             guard next >= 0, fusible[next], lastRead[slot] == next, targetCount[slot] == 0,
                 (index < onceCount) == (next < onceCount),
-                Shape.count(shapes[slot]) == Shape.count(shapes[order[next]])
+                elementCount(of: slot) == elementCount(of: order[next])
             else { continue }
             absorbed[index] = true
             root[index] = root[next]
@@ -199,11 +199,11 @@ extension Program {
 
     /// Whether `slot` is a unary elementwise node or a binary one whose arguments (`arguments` at
     /// `args`) each have its element count or one element, of more than no elements. (Read through
-    /// `plans` and `shapes` alone: only nodes have plans, and copying a definition or a shape out of
-    /// the program retains what it holds, a large part of this pass's cost on a fresh plan.)
+    /// `plans` and element counts alone: only nodes have plans, and copying a definition or a shape
+    /// out of the program retains what it holds, a large part of this pass's cost on a fresh plan.)
     private func isFusible(_ slot: Int, _ arguments: OrderArguments, _ args: Range<Int>) -> Bool {
         guard let plan = plans[slot] else { return false }
-        let count = Shape.count(plan.shape)
+        let count = elementCount(of: slot)
         guard count > 0 else { return false }
         switch plan.layout {
         case .map:
@@ -211,11 +211,7 @@ extension Program {
         case .broadcast:
             guard args.count == 2 else { return false }
             for k in args {
-                let elements: Int
-                switch arguments[k] {
-                case .slot(let source): elements = Shape.count(shapes[source])
-                case .literal: elements = 1
-                }
+                let elements = elementCount(of: arguments[k])
                 guard elements == count || elements == 1 else { return false }
             }
             return true
@@ -236,7 +232,7 @@ extension Program {
         argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int], scratch: (offset: Int, size: Int)) {
         let rootPosition = positions[positions.endIndex - 1]
-        let count = Shape.count(shapes[order[rootPosition]])
+        let count = elementCount(of: order[rootPosition])
         let block = Swift.min(Fusion.blockSize, count)
         // The member slots whose values are held, each with its register (few: a chain holds one),
         // and the free registers to reuse.
@@ -267,7 +263,7 @@ extension Program {
                 } else {
                     source = ~operands.count
                     operands.append(places.operand(arg, of: self))
-                    scalarOperands.append(count > 1 && Shape.count(shape(arg)) == 1)
+                    scalarOperands.append(count > 1 && elementCount(of: arg) == 1)
                 }
                 if position == 0 { sources = (source, source) } else { sources.second = source }
             }

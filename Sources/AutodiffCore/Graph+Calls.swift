@@ -79,7 +79,7 @@ extension Graph {
         program.deadline = deadline
         let slots = prepared.outputSlots
         let result = try program.evaluate(
-            prepared.plan, values: table(values, slotCount: program.graph.slotCount), rows: 0,
+            prepared.plan, values: table(values), rows: 0,
             resultBytes: limits.resultBytes(slots.map { program.shapes[$0] }), seeds: { _ in [] })
         return Dictionary(uniqueKeysWithValues: zip(slots.map(name(of:)), result.fixed))
     }
@@ -119,7 +119,7 @@ extension Graph {
         let resultBytes = limits.resultBytes(outputSlots.map { program.shapes[$0] })
             .addingClamped(limits.resultBytes(wrt.map { program.shapes[$0.slot] }, rows: rows))
         let result = try program.evaluate(
-            prepared.plan, values: table(values, slotCount: program.graph.slotCount), rows: rows,
+            prepared.plan, values: table(values), rows: rows,
             resultBytes: resultBytes, seeds: { row in resolved.seeds.map { options.batched ? $0.row(row) : $0 } })
 
         var gradientValues: [String: Tensor] = [:]

@@ -46,7 +46,7 @@ extension Graph {
             let rows = Shape.count(outShape)
             let full = builder.program
             let result = try full.evaluate(
-                values: table + [Tensor?](repeating: nil, count: full.graph.slotCount - table.count),
+                values: table,
                 fixed: [output], perRow: connected, seedSlots: [seedSlot], rows: rows, resultBytes: resultBytes,
                 priorWork: work,
                 seeds: { row in [.basis(row)] })
@@ -100,10 +100,9 @@ extension Graph {
             return nil
         }
         // The result is linear in the seeds, so any value does; ones keep every intermediate finite.
-        feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
         for slot in seedSlots {
             try limits.checkStorage(full.shapes[slot], what: "the seed of ones", node: full.graph.name(of: slot))
-            feed[slot] = .filled(1, shape: full.shapes[slot])
+            Self.put(.filled(1, shape: full.shapes[slot]), at: slot, in: &feed)
         }
         let outputShapes = outputSlots.map { program.shapes[$0] }
         let result = try full.evaluate(
@@ -167,7 +166,6 @@ extension Graph {
             }
         }
         let full = builder.program
-        feed.append(contentsOf: [Tensor?](repeating: nil, count: full.graph.slotCount - feed.count))
         let resultBytes = limits.resultBytes([outShape]).addingClamped(
             limits.resultBytes(wrt.map { program.shapes[$0.slot] }, rows: 2))
         let result = try full.evaluate(values: feed, fixed: targets, resultBytes: resultBytes)
@@ -205,12 +203,17 @@ extension Graph {
             guard let gradient else { continue }
             let slot = builder.addInput(
                 preferredName: "\(kind):\(input.name)", shape: builder.program.shapes[input.slot])
-            feed.append(contentsOf: [Tensor?](repeating: nil, count: slot + 1 - feed.count))
-            feed[slot] = directions[input.name]
+            Self.put(directions[input.name], at: slot, in: &feed)
             let term = try builder.apply(.sum, [try builder.mul(gradient, .slot(slot))])
             inner = if let sum = inner { try builder.add(sum, term) } else { term }
         }
         return inner
+    }
+
+    /// Sets `feed[slot]`, growing the table up to it (a value table has no value after its end).
+    private static func put(_ value: Tensor?, at slot: Int, in feed: inout [Tensor?]) {
+        if slot >= feed.count { feed.append(contentsOf: [Tensor?](repeating: nil, count: slot + 1 - feed.count)) }
+        feed[slot] = value
     }
 
     private func nodeSlot(_ arg: Graph.Arg) throws(AutodiffError) -> Int {

@@ -6,7 +6,18 @@
 public struct Graph: Sendable {
     /// Input names in the order clients list them.
     public private(set) var inputs: [String]
+    /// What each slot is. Nothing here holds an array or an object, so a pass that reads a slot's
+    /// definition retains nothing, and the list is freed without visiting its elements.
     private(set) var definitions: [Definition]
+    /// Every node's arguments, slot after slot: slot `s`'s are `arguments[argumentStart[s]..<argumentStart[s + 1]]`
+    /// (none for an input or a constant). One array for the whole graph rather than one per node
+    /// to allocate, retain in every pass that reads it, and free.
+    private(set) var arguments: [Arg]
+    private var argumentStart: [Int]
+    /// The values of the constants (`Definition.constant`) and the attributes of the nodes that have
+    /// any (`Definition.node`), by index.
+    private(set) var constants: [Tensor]
+    private var attributeTable: [Attributes]
     /// The name of every slot below `firstUnnamed`, and the inverse map. The nodes added by
     /// differentiation after those are not named yet: `unnamed` holds the names they prefer, not
     /// made unique, as prefix and number, and they are not in `slots`. Most calls never need their
@@ -22,17 +33,13 @@ public struct Graph: Sendable {
 
     enum Definition: Sendable {
         case input
-        case constant(Tensor)
-        case node(Node)
+        /// A constant, its value at `constants[index]`.
+        case constant(index: Int)
+        /// An application of `op`, its attributes at `attributeTable[attributes]` (-1: none).
+        case node(Op, attributes: Int)
     }
 
-    /// One op application. `args` refer to earlier slots or are scalar literals.
-    struct Node: Sendable {
-        let op: Op
-        let args: [Arg]
-        let attrs: Attributes
-    }
-
+    /// A node's argument: an earlier slot or a scalar literal.
     enum Arg: Sendable, Equatable {
         case slot(Int)
         case literal(Double)
@@ -47,6 +54,24 @@ public struct Graph: Sendable {
     }
 
     var slotCount: Int { definitions.count }
+
+    /// Where the arguments of `slot` are in `arguments` (empty for an input or a constant).
+    func argumentRange(of slot: Int) -> Range<Int> { argumentStart[slot]..<argumentStart[slot + 1] }
+
+    /// The arguments of `slot` in a list of their own.
+    func argumentList(of slot: Int) -> [Arg] { Array(arguments[argumentRange(of: slot)]) }
+
+    /// The op of `slot`, or `nil` for an input or a constant.
+    func op(of slot: Int) -> Op? {
+        if case .node(let op, _) = definitions[slot] { return op }
+        return nil
+    }
+
+    /// The attributes of `slot` (none for an input, a constant or a node without any).
+    func attributes(of slot: Int) -> Attributes {
+        if case .node(_, let index) = definitions[slot], index >= 0 { return attributeTable[index] }
+        return Attributes()
+    }
 
     /// The slot of input `name`, or `nil` when `name` is not an input of the graph.
     func inputSlot(_ name: String) -> Int? {
@@ -80,15 +105,26 @@ public struct Graph: Sendable {
         }
         var definitions = [Definition](repeating: .input, count: spec.inputs.count)
         definitions.reserveCapacity(slotCount)
+        var constantValues: [Tensor] = []
+        constantValues.reserveCapacity(constants.count)
         for (name, value) in constants {
             try limits.checkSize(value.shape, what: "constant \"\(name)\"", node: name)
-            definitions.append(.constant(value))
+            definitions.append(.constant(index: constantValues.count))
+            constantValues.append(value)
         }
 
-        // Parse every node, then order them (Kahn's algorithm) and renumber their slots.
+        // Parse every node, then order them (Kahn's algorithm) and renumber their slots. Node `i`'s
+        // arguments are `parsedArguments[parsedStart[i]..<parsedStart[i + 1]]`.
         let firstNodeSlot = definitions.count
-        var parsed: [Node] = []
-        parsed.reserveCapacity(spec.nodes.count)
+        var ops: [Op] = []
+        var attributeIndices: [Int] = []
+        var attributeTable: [Attributes] = []
+        var parsedArguments: [Arg] = []
+        var parsedStart = [0]
+        ops.reserveCapacity(spec.nodes.count)
+        attributeIndices.reserveCapacity(spec.nodes.count)
+        parsedArguments.reserveCapacity(2 * spec.nodes.count)
+        parsedStart.reserveCapacity(spec.nodes.count + 1)
         for node in spec.nodes {
             guard let op = Self.ops[node.op] else { throw .unknownOp(node: node.id, op: node.op) }
             guard op.arity.accepts(node.args.count) else {
@@ -99,34 +135,52 @@ public struct Graph: Sendable {
                     "node \"\(node.id)\" has \(node.args.count) arguments; the limit is \(limits.maxArgs)", node: node.id)
             }
             let attrs = try Attributes(validating: node.attrs, op: op, node: node.id)
-            var args: [Arg] = []
             for arg in node.args {
                 switch arg {
                 case .number(let x):
-                    args.append(.literal(x))
+                    parsedArguments.append(.literal(x))
                 case .name(let name):
                     guard let slot = slots[name] else { throw .unknownName(node: node.id, name: name) }
-                    args.append(.slot(slot))
+                    parsedArguments.append(.slot(slot))
                 }
             }
-            parsed.append(Node(op: op, args: args, attrs: attrs))
+            parsedStart.append(parsedArguments.count)
+            ops.append(op)
+            if attrs.values.isEmpty {
+                attributeIndices.append(-1)
+            } else {
+                attributeIndices.append(attributeTable.count)
+                attributeTable.append(attrs)
+            }
         }
-        let order = try Self.topologicalOrder(parsed, ids: spec.nodes.map(\.id), firstNodeSlot: firstNodeSlot)
-        if order.elementsEqual(parsed.indices) {
-            // Listed in an order that needs no change (a chain, say): slots and names stand.
-            for node in parsed { definitions.append(.node(node)) }
+        let order = try Self.topologicalOrder(
+            parsedArguments, start: parsedStart, ids: spec.nodes.map(\.id), firstNodeSlot: firstNodeSlot)
+        var arguments: [Arg]
+        var argumentStart = [Int](repeating: 0, count: firstNodeSlot)
+        argumentStart.reserveCapacity(slotCount + 1)
+        if order.elementsEqual(ops.indices) {
+            // Listed in an order that needs no change (a chain, say): slots, arguments and names stand.
+            for index in ops.indices { definitions.append(.node(ops[index], attributes: attributeIndices[index])) }
+            arguments = parsedArguments
+            argumentStart.append(contentsOf: parsedStart)
         } else {
-            var renumbered = [Int](0..<(firstNodeSlot + parsed.count))
+            var renumbered = [Int](0..<(firstNodeSlot + ops.count))
             for (position, index) in order.enumerated() {
                 renumbered[firstNodeSlot + index] = firstNodeSlot + position
             }
+            arguments = []
+            arguments.reserveCapacity(parsedArguments.count)
+            argumentStart.append(0)
             for index in order {
-                let node = parsed[index]
-                let args = node.args.map { arg -> Arg in
-                    if case .slot(let slot) = arg { return .slot(renumbered[slot]) }
-                    return arg
+                for arg in parsedArguments[parsedStart[index]..<parsedStart[index + 1]] {
+                    if case .slot(let slot) = arg {
+                        arguments.append(.slot(renumbered[slot]))
+                    } else {
+                        arguments.append(arg)
+                    }
                 }
-                definitions.append(.node(Node(op: node.op, args: args, attrs: node.attrs)))
+                argumentStart.append(arguments.count)
+                definitions.append(.node(ops[index], attributes: attributeIndices[index]))
                 names[renumbered[firstNodeSlot + index]] = spec.nodes[index].id
             }
             for (slot, name) in names.enumerated() { slots[name] = slot }
@@ -134,6 +188,10 @@ public struct Graph: Sendable {
 
         self.inputs = spec.inputs
         self.definitions = definitions
+        self.arguments = arguments
+        self.argumentStart = argumentStart
+        self.constants = constantValues
+        self.attributeTable = attributeTable
         self.names = names
         self.slots = slots
         self.unnamed = []
@@ -145,42 +203,48 @@ public struct Graph: Sendable {
     private static let ops = Dictionary(uniqueKeysWithValues: Op.allCases.map { ($0.rawValue, $0) })
 
     /// Node indices in dependency order, or the `cycle` error naming a node on a cycle.
+    /// Node `i`'s arguments are `arguments[start[i]..<start[i + 1]]`.
     private static func topologicalOrder(
-        _ nodes: [Node], ids: [String], firstNodeSlot: Int
+        _ arguments: [Arg], start: [Int], ids: [String], firstNodeSlot: Int
     ) throws(AutodiffError) -> [Int] {
-        var pending = [Int](repeating: 0, count: nodes.count)
+        let nodeCount = start.count - 1
+        var pending = [Int](repeating: 0, count: nodeCount)
         // Node i's users, ascending, are users[userStart[i]..<userStart[i + 1]]: one array for all.
-        var userStart = [Int](repeating: 0, count: nodes.count + 1)
-        for (index, node) in nodes.enumerated() {
-            for case .slot(let slot) in node.args where slot >= firstNodeSlot {
+        var userStart = [Int](repeating: 0, count: nodeCount + 1)
+        // By index: a loop over a slice of `arguments` would retain and release it per node.
+        for index in 0..<nodeCount {
+            for k in start[index]..<start[index + 1] {
+                guard case .slot(let slot) = arguments[k], slot >= firstNodeSlot else { continue }
                 pending[index] += 1
                 userStart[slot - firstNodeSlot + 1] += 1
             }
         }
-        for index in 0..<nodes.count { userStart[index + 1] += userStart[index] }
-        var users = [Int](repeating: 0, count: userStart[nodes.count])
+        for index in 0..<nodeCount { userStart[index + 1] += userStart[index] }
+        var users = [Int](repeating: 0, count: userStart[nodeCount])
         var filled = userStart
-        for (index, node) in nodes.enumerated() {
-            for case .slot(let slot) in node.args where slot >= firstNodeSlot {
+        for index in 0..<nodeCount {
+            for k in start[index]..<start[index + 1] {
+                guard case .slot(let slot) = arguments[k], slot >= firstNodeSlot else { continue }
                 users[filled[slot - firstNodeSlot]] = index
                 filled[slot - firstNodeSlot] += 1
             }
         }
-        var ready = (0..<nodes.count).filter { pending[$0] == 0 }
+        var ready = (0..<nodeCount).filter { pending[$0] == 0 }
         var cursor = 0
         while cursor < ready.count {
             let node = ready[cursor]
-            for user in users[userStart[node]..<userStart[node + 1]] {
+            for k in userStart[node]..<userStart[node + 1] {
+                let user = users[k]
                 pending[user] -= 1
                 if pending[user] == 0 { ready.append(user) }
             }
             cursor += 1
         }
-        guard ready.count < nodes.count, var current = pending.firstIndex(where: { $0 > 0 }) else { return ready }
+        guard ready.count < nodeCount, var current = pending.firstIndex(where: { $0 > 0 }) else { return ready }
         // Every unordered node waits on another unordered one, so following those edges must repeat.
         var seen = Set<Int>()
         while seen.insert(current).inserted {
-            for case .slot(let slot) in nodes[current].args
+            for case .slot(let slot) in arguments[start[current]..<start[current + 1]]
             where slot >= firstNodeSlot && pending[slot - firstNodeSlot] > 0 {
                 current = slot - firstNodeSlot
                 break
@@ -201,16 +265,17 @@ public struct Graph: Sendable {
             switch definition {
             case .input:
                 break
-            case .constant(let value):
-                spec.constants[names[slot]] = value
-            case .node(let node):
-                let args = node.args.map { arg -> ArgumentSpec in
+            case .constant(let index):
+                spec.constants[names[slot]] = constants[index]
+            case .node(let op, _):
+                let args = arguments[argumentRange(of: slot)].map { arg -> ArgumentSpec in
                     switch arg {
                     case .slot(let slot): .name(names[slot])
                     case .literal(let x): .number(x)
                     }
                 }
-                spec.nodes.append(NodeSpec(id: names[slot], op: node.op.rawValue, args: args, attrs: node.attrs.values))
+                spec.nodes.append(
+                    NodeSpec(id: names[slot], op: op.rawValue, args: args, attrs: attributes(of: slot).values))
             }
         }
         return spec
@@ -220,9 +285,17 @@ public struct Graph: Sendable {
 
     /// Appends a node named `preferred`, or that with a suffix if taken (decided when its name is
     /// first needed, exactly as if it were decided now). Returns its slot.
-    mutating func appendNode(_ node: consuming Node, preferred: GeneratedName) -> Int {
+    mutating func appendNode(_ op: Op, _ args: [Arg], _ attrs: Attributes, preferred: GeneratedName) -> Int {
         fingerprint = nil
-        definitions.append(.node(node))
+        if attrs.values.isEmpty {
+            definitions.append(.node(op, attributes: -1))
+        } else {
+            definitions.append(.node(op, attributes: attributeTable.count))
+            attributeTable.append(attrs)
+        }
+        // One by one: `append(contentsOf:)` is generic code, slower for the one or two of a node.
+        for arg in args { arguments.append(arg) }
+        argumentStart.append(arguments.count)
         unnamed.append(preferred)
         return definitions.count - 1
     }
@@ -234,6 +307,7 @@ public struct Graph: Sendable {
         nameAddedNodes()
         let slot = definitions.count
         definitions.append(.input)
+        argumentStart.append(arguments.count)
         names.append(claimName(preferredName, for: slot))
         inputs.append(names[slot])
         return slot
@@ -280,6 +354,8 @@ public struct Graph: Sendable {
     /// Makes room for `count` more slots.
     mutating func reserveCapacity(adding count: Int) {
         definitions.reserveCapacity(definitions.count + count)
+        argumentStart.reserveCapacity(argumentStart.count + count)
+        arguments.reserveCapacity(arguments.count + 2 * count)
         unnamed.reserveCapacity(unnamed.count + count)
     }
 }

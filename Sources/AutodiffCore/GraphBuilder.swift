@@ -15,8 +15,10 @@ struct GraphBuilder {
 
     func shape(_ arg: Graph.Arg) -> [Int] { program.shape(arg) }
 
+    /// Adds `op(args)` with `attrs` (`nil`, not an empty table, for none: building an empty
+    /// dictionary literal for every node added was measurable).
     mutating func apply(
-        _ op: Op, _ args: [Graph.Arg], _ attrs: [String: AttributeValue] = [:]
+        _ op: Op, _ args: [Graph.Arg], _ attrs: [String: AttributeValue]? = nil
     ) throws(AutodiffError) -> Graph.Arg {
         counter += 1
         return try program.add(op, args, attrs, id: Graph.GeneratedName(prefix: prefix, number: counter))
@@ -108,16 +110,19 @@ struct GraphBuilder {
         var dependsOnWrt = [Bool](repeating: false, count: count)
         for slot in wrt { dependsOnWrt[slot] = true }
         for slot in 0..<count {
-            guard case .node(let node) = program.graph.definitions[slot] else { continue }
-            let carrying: ArraySlice<Graph.Arg> =
-                switch node.op {
-                case .gt, .ge, .lt, .le, .eq, .ne: []
-                case .where: node.args[1...]
-                default: node.args[...]
+            guard let op = program.graph.op(of: slot) else { continue }
+            let args = program.graph.argumentRange(of: slot)
+            let carrying: Range<Int> =
+                switch op {
+                case .gt, .ge, .lt, .le, .eq, .ne: args.lowerBound..<args.lowerBound
+                case .where: (args.lowerBound + 1)..<args.upperBound
+                default: args
                 }
-            dependsOnWrt[slot] = carrying.contains { arg in
-                if case .slot(let s) = arg { return dependsOnWrt[s] }
-                return false
+            for k in carrying {
+                if case .slot(let s) = program.graph.arguments[k], dependsOnWrt[s] {
+                    dependsOnWrt[slot] = true
+                    break
+                }
             }
         }
         var relevant = [Bool](repeating: false, count: count)
@@ -127,8 +132,8 @@ struct GraphBuilder {
             guard dependsOnWrt[slot], !relevant[slot] else { continue }
             relevant[slot] = true
             relevantCount += 1
-            if case .node(let node) = program.graph.definitions[slot] {
-                for case .slot(let arg) in node.args { stack.append(arg) }
+            for k in program.graph.argumentRange(of: slot) {
+                if case .slot(let arg) = program.graph.arguments[k] { stack.append(arg) }
             }
         }
 
@@ -143,17 +148,23 @@ struct GraphBuilder {
         for output in outputs where relevant[output.slot] {
             try accumulate(output.slot, output.seed, &self)
         }
+        // Each node's arguments in a list of their own (the rule adds nodes, growing the graph's
+        // argument array), one list reused for every node.
+        var args: [Graph.Arg] = []
         for slot in stride(from: count - 1, through: 0, by: -1) {
-            guard relevant[slot], let g = grads[slot], case .node(let node) = program.graph.definitions[slot],
+            guard relevant[slot], let g = grads[slot], let op = program.graph.op(of: slot),
                 let plan = program.plans[slot]
             else { continue }
-            let contributions = try node.op.backward(
-                &self, args: node.args, result: .slot(slot), attrs: node.attrs, plan: plan, gradient: g)
-            guard contributions.count == node.args.count else {
+            args.removeAll(keepingCapacity: true)
+            for k in program.graph.argumentRange(of: slot) { args.append(program.graph.arguments[k]) }
+            let contributions = try op.backward(
+                &self, args: args, result: .slot(slot), attrs: program.graph.attributes(of: slot), plan: plan,
+                gradient: g)
+            guard contributions.count == args.count else {
                 throw .internalError(
-                    "\(node.op.rawValue) returned \(contributions.count) gradients for \(node.args.count) arguments")
+                    "\(op.rawValue) returned \(contributions.count) gradients for \(args.count) arguments")
             }
-            for (arg, contribution) in zip(node.args, contributions) {
+            for (arg, contribution) in zip(args, contributions) {
                 guard case .slot(let s) = arg, relevant[s], let contribution else { continue }
                 try accumulate(s, contribution, &self)
             }

@@ -2,8 +2,12 @@
 /// differentiation can add nodes with concrete shapes and evaluation cannot fail on shapes.
 struct Program: Sendable {
     private(set) var graph: Graph
-    private(set) var shapes: [[Int]]
-    private(set) var plans: [Plan?]
+    /// Each slot's shape, and its plan (`nil` for an input or a constant), read as `shapes[slot]`
+    /// and `plans[slot]`.
+    private(set) var shapes = SlotTable<[Int]>()
+    private(set) var plans = SlotTable<Plan?>()
+    /// The element count of each distinct shape, by its position in `shapes` (`elementCount(of:)`).
+    private var shapeCounts: [Int] = []
     let limits: Limits
     /// The plans of the last few elementwise nodes `add` planned, by argument shapes.
     private var elementwisePlans = ElementwisePlans()
@@ -18,37 +22,63 @@ struct Program: Sendable {
         self.graph = graph
         self.limits = limits
         self.deadline = deadline
-        shapes = []
-        plans = []
         shapes.reserveCapacity(graph.slotCount)
         plans.reserveCapacity(graph.slotCount)
+        // One node's arguments at a time, in one list for every node.
+        var args: [Graph.Arg] = []
         for slot in 0..<graph.slotCount {
             switch graph.definitions[slot] {
             case .input:
-                shapes.append(inputShapes[graph.name(of: slot)] ?? [])
-                plans.append(nil)
-            case .constant(let value):
-                shapes.append(value.shape)
-                plans.append(nil)
-            case .node(let node):
-                let plan = try plan(node.op, node: graph.name(of: slot), attrs: node.attrs, args: node.args)
-                shapes.append(plan.shape)
-                plans.append(plan)
+                appendUnplanned(shape: inputShapes[graph.name(of: slot)] ?? [])
+            case .constant(let index):
+                appendUnplanned(shape: graph.constants[index].shape)
+            case .node(let op, _):
+                args.removeAll(keepingCapacity: true)
+                for k in graph.argumentRange(of: slot) { args.append(graph.arguments[k]) }
+                try appendPlan(op, node: graph.name(of: slot), attrs: graph.attributes(of: slot), args: args)
             }
         }
     }
 
-    /// `op.plan` for `args`; an elementwise node's plan is reused from an earlier node whose
-    /// arguments had the same shapes (`ElementwisePlans`).
+    /// Appends the shape and plan of a node `op(args)`: `op.plan`'s, or for an elementwise node the
+    /// plan of an earlier node whose arguments had the same shapes (`ElementwisePlans`), shared.
     /// (`node`, the node's name for errors, is spelled out only when the plan is worked out.)
-    private mutating func plan(
+    private mutating func appendPlan(
         _ op: Op, node: @autoclosure () -> String, attrs: Attributes, args: [Graph.Arg]
-    ) throws(AutodiffError) -> Plan {
-        if op.isPlannedByShapesAlone, let plan = elementwisePlans.plan(for: args, shapes: shapes) { return plan }
+    ) throws(AutodiffError) {
+        if op.isPlannedByShapesAlone, let known = elementwisePlans.plan(for: args, shapes: shapes) {
+            shapes.append(sharing: known.shape)
+            plans.append(sharing: known.plan)
+            return
+        }
         let argShapes = shapes(of: args)
         let plan = try op.plan(node: node(), attrs: attrs, args: argShapes, limits: limits)
-        if op.isPlannedByShapesAlone { elementwisePlans.remember(plan, for: argShapes) }
-        return plan
+        let shared = (shape: appendShape(plan.shape), plan: plans.append(plan))
+        if op.isPlannedByShapesAlone { elementwisePlans.remember(shared, for: argShapes) }
+    }
+
+    /// Appends the shape of an input or a constant, which has no plan.
+    private mutating func appendUnplanned(shape: [Int]) {
+        appendShape(shape)
+        plans.append(nil)
+    }
+
+    /// Appends a slot with a shape of its own; returns the shape's position in `shapes`.
+    @discardableResult
+    private mutating func appendShape(_ shape: [Int]) -> Int {
+        shapeCounts.append(Shape.count(shape))
+        return shapes.append(shape)
+    }
+
+    /// `Shape.count(shapes[slot])`, read without taking the shape out of the table (which retains it).
+    func elementCount(of slot: Int) -> Int { shapeCounts[shapes.position(of: slot)] }
+
+    /// The element count of an argument: its slot's, or 1 for a literal.
+    func elementCount(of arg: Graph.Arg) -> Int {
+        switch arg {
+        case .slot(let slot): elementCount(of: slot)
+        case .literal: 1
+        }
     }
 
     func shape(_ arg: Graph.Arg) -> [Int] {
@@ -69,9 +99,10 @@ struct Program: Sendable {
 
     // MARK: Growing (used by differentiation)
 
-    /// Appends `op(args)`, preferring the name `id`, and returns a reference to its result.
+    /// Appends `op(args)` with `rawAttrs` (`nil`: none), preferring the name `id`, and returns a
+    /// reference to its result.
     mutating func add(
-        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue] = [:], id: Graph.GeneratedName
+        _ op: Op, _ args: [Graph.Arg], _ rawAttrs: [String: AttributeValue]?, id: Graph.GeneratedName
     ) throws(AutodiffError) -> Graph.Arg {
         guard graph.slotCount < limits.maxProgramSlots else {
             throw .limitExceeded(
@@ -81,13 +112,10 @@ struct Program: Sendable {
         if graph.slotCount % 256 == 0 { try checkDeadline() }
         // Most added nodes have no attributes: nothing to check, no table to build.
         let attrs =
-            rawAttrs.isEmpty && op.attributes.isEmpty
-            ? Attributes() : try Attributes(validating: rawAttrs, op: op, node: id.text)
-        let plan = try plan(op, node: id.text, attrs: attrs, args: args)
-        let slot = graph.appendNode(Graph.Node(op: op, args: args, attrs: attrs), preferred: id)
-        shapes.append(plan.shape)
-        plans.append(plan)
-        return .slot(slot)
+            (rawAttrs?.isEmpty ?? true) && op.attributes.isEmpty
+            ? Attributes() : try Attributes(validating: rawAttrs ?? [:], op: op, node: id.text)
+        try appendPlan(op, node: id.text, attrs: attrs, args: args)
+        return .slot(graph.appendNode(op, args, attrs, preferred: id))
     }
 
     /// Makes room for `count` more slots.
@@ -105,8 +133,7 @@ struct Program: Sendable {
     /// Appends an input of `shape`; returns its slot.
     mutating func addInput(preferredName: String, shape: [Int]) -> Int {
         let slot = graph.appendInput(preferredName: preferredName)
-        shapes.append(shape)
-        plans.append(nil)
+        appendUnplanned(shape: shape)
         return slot
     }
 
@@ -120,8 +147,8 @@ struct Program: Sendable {
         while let slot = stack.popLast() {
             guard !needed[slot], !known(slot) else { continue }
             needed[slot] = true
-            if case .node(let node) = graph.definitions[slot] {
-                for case .slot(let arg) in node.args { stack.append(arg) }
+            for k in graph.argumentRange(of: slot) {
+                if case .slot(let arg) = graph.arguments[k] { stack.append(arg) }
             }
         }
         return needed.indices.filter { needed[$0] }
@@ -137,7 +164,7 @@ struct Program: Sendable {
         var work = 0
         var bytes = 0
         for slot in order {
-            bytes = bytes.addingClamped(Shape.count(shapes[slot]).multipliedClamped(by: 8))
+            bytes = bytes.addingClamped(elementCount(of: slot).multipliedClamped(by: 8))
             if let plan = plans[slot] { work = work.addingClamped(plan.work.addingClamped(Self.nodeOverhead)) }
         }
         return (work, bytes)
@@ -168,11 +195,14 @@ struct Program: Sendable {
 /// combinations (`g · y`, `1 − y`, …), plans each combination once: a new plan allocates its shape
 /// list and stride arrays, and the program then holds and frees them per node. A plan found here is
 /// the one `Op.plan` would return for those shapes (nothing else goes into it); a shape that failed
-/// to plan is never remembered, so its error comes from `Op.plan` every time.
+/// to plan is never remembered, so its error comes from `Op.plan` every time. Each is kept as its
+/// and its shape's positions in the program's `SlotTable`s, for the nodes that share them.
 private struct ElementwisePlans {
+    typealias Shared = (shape: Int, plan: Int)
+
     private struct Entry {
         let shapes: [[Int]]
-        let plan: Plan
+        let shared: Shared
     }
 
     private static let capacity = 4
@@ -180,7 +210,7 @@ private struct ElementwisePlans {
     private var oldest = 0
 
     /// The plan remembered for arguments `args` of the given slot `shapes`, if any.
-    func plan(for args: [Graph.Arg], shapes: [[Int]]) -> Plan? {
+    func plan(for args: [Graph.Arg], shapes: SlotTable<[Int]>) -> Shared? {
         search: for index in entries.indices where entries[index].shapes.count == args.count {
             for position in args.indices {
                 switch args[position] {
@@ -188,17 +218,51 @@ private struct ElementwisePlans {
                 case .literal: if !entries[index].shapes[position].isEmpty { continue search }
                 }
             }
-            return entries[index].plan
+            return entries[index].shared
         }
         return nil
     }
 
-    mutating func remember(_ plan: Plan, for shapes: [[Int]]) {
+    mutating func remember(_ shared: Shared, for shapes: [[Int]]) {
         if entries.count < Self.capacity {
-            entries.append(Entry(shapes: shapes, plan: plan))
+            entries.append(Entry(shapes: shapes, shared: shared))
         } else {
-            entries[oldest] = Entry(shapes: shapes, plan: plan)
+            entries[oldest] = Entry(shapes: shapes, shared: shared)
             oldest = (oldest + 1) % Self.capacity
         }
+    }
+}
+
+/// One value per slot, held as a position in a list of the distinct values: most slots of a
+/// differentiated program share their shape and plan with many others (`ElementwisePlans`), and
+/// appending a position retains nothing, where appending the value retained it and freeing the
+/// program released it again.
+struct SlotTable<Value: Sendable>: Sendable {
+    private var values: [Value] = []
+    private var positions: [Int] = []
+
+    var count: Int { positions.count }
+
+    subscript(slot: Int) -> Value { values[positions[slot]] }
+
+    /// Where the value of `slot` is in the list of distinct values.
+    func position(of slot: Int) -> Int { positions[slot] }
+
+    /// Appends a slot with a value of its own; returns the value's position, for `append(sharing:)`.
+    @discardableResult
+    mutating func append(_ value: Value) -> Int {
+        values.append(value)
+        positions.append(values.count - 1)
+        return values.count - 1
+    }
+
+    /// Appends a slot with the value at `position`.
+    mutating func append(sharing position: Int) {
+        positions.append(position)
+    }
+
+    /// Makes room for `count` slots in all.
+    mutating func reserveCapacity(_ count: Int) {
+        positions.reserveCapacity(count)
     }
 }
