@@ -21,7 +21,9 @@ public func buildApplication(
     // Idle keep-alive connections, and clients that stop sending mid-request, are closed after
     // `--idle-timeout`; `ConnectionHandler` answers `Expect: 100-continue` and flushes before closing.
     let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [ConnectionHandler(readiness: readiness)],
+        additionalChannelHandlers: [
+            ConnectionHandler(readiness: readiness, stallTimeout: TimeAmount(configuration.idleTimeout))
+        ],
         idleTimeout: TimeAmount(configuration.idleTimeout))
     return Application(
         router: router,
@@ -118,7 +120,7 @@ func buildRouter(
     router.post("/v1/hvp") { request, context in try await api.compute(HVPComputation.self, request, context) }
     router.post("/v1/graphs") { request, context in try await api.register(request, context) }
     router.get("/v1/graphs/:id") { _, context in
-        try await api.registeredGraph(context.parameters.require("id"))
+        try await api.registeredGraph(context.parameters.require("id"), client: context.clientPresence)
     }
     router.post("/v1/explain") { request, context in try await api.explain(request, context) }
     router.get("/") { _, _ in Playground.response() }

@@ -17,6 +17,9 @@ import Synchronization
 ///   until the shutdown grace ends instead (at least `lastFlush`), so a slow reader keeps the whole
 ///   grace and the process still exits within it. Without this a large answer still in the
 ///   channel's buffer is discarded and the client sees a truncated body.
+/// - **A client that stops reading is let go.** A connection whose answer makes no progress (no
+///   `progressSlice` of it reaches the socket) for `stallTimeout` (`--idle-timeout`) is closed, which
+///   frees the answer: Hummingbird's own idle timer does nothing while a response is being written.
 /// - **The client's departure is announced** (`ClientPresence`): when the peer closes its side of the
 ///   connection, calls still waiting for a worker are dropped instead of computed for nobody.
 /// - **Whether the request's body has all arrived** (`ClientPresence.bodyHasArrived`), so reading a body
@@ -32,25 +35,38 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// How long a close may wait once the shutdown grace is over: long enough to write the
     /// `503 shutting_down` answers of calls cut off by its end.
     static let lastFlush = TimeAmount.seconds(1)
+    /// The bytes of an answer whose writing counts as progress: larger body parts are written in
+    /// slices of this size, so a slow but steady reader (17 kB/s with a 60 s `stallTimeout`) is never cut.
+    static let progressSlice = 1 << 20
 
     let presence = ClientPresence()
     /// The process's readiness, whose `graceEnd` bounds closes during a drain.
     private let readiness: Readiness
 
-    init(readiness: Readiness) {
+    /// How long writes may make no progress before the connection is closed.
+    private let stallTimeout: TimeAmount
+
+    init(readiness: Readiness, stallTimeout: TimeAmount) {
         self.readiness = readiness
+        self.stallTimeout = stallTimeout
     }
 
     private var unfinishedWrites = 0
+    /// Writes completed so far, and the check that closes the connection if that stops growing.
+    private var finishedWrites = 0
+    private var stallCheck: Scheduled<Void>?
     private var heldClose: EventLoopPromise<Void>?
     private var closeTimeout: Scheduled<Void>?
 
     func handlerAdded(context: ChannelHandlerContext) {
+        presence.attach(to: context.eventLoop)
         ClientPresence.register(presence, for: context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         ClientPresence.unregister(context.channel)
+        stallCheck?.cancel()
+        stallCheck = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -82,13 +98,44 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .body(var buffer) = unwrapOutboundIn(data), buffer.readableBytes > Self.progressSlice else {
+            counted(context: context, data: data, promise: promise)
+            return
+        }
+        while buffer.readableBytes > Self.progressSlice, let slice = buffer.readSlice(length: Self.progressSlice) {
+            counted(context: context, data: wrapOutboundOut(.body(slice)), promise: nil)
+        }
+        counted(context: context, data: wrapOutboundOut(.body(buffer)), promise: promise)
+    }
+
+    private func counted(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         unfinishedWrites += 1
         let written = promise ?? context.eventLoop.makePromise()
         written.futureResult.assumeIsolated().whenComplete { _ in
             self.unfinishedWrites -= 1
-            if self.unfinishedWrites == 0 { self.releaseClose(context: context) }
+            self.finishedWrites += 1
+            if self.unfinishedWrites == 0 {
+                self.presence.writesEnded()
+                self.releaseClose(context: context)
+            }
         }
+        if unfinishedWrites == 1 { presence.writesBegan() }
+        if stallCheck == nil { checkProgress(context: context, since: finishedWrites) }
         context.write(data, promise: written)
+    }
+
+    /// In `stallTimeout`, closes the connection if writes are waiting and none has completed since
+    /// `finished` were; checks again while they complete.
+    private func checkProgress(context: ChannelHandlerContext, since finished: Int) {
+        stallCheck = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) {
+            self.stallCheck = nil
+            guard self.unfinishedWrites > 0 else { return }
+            if self.finishedWrites == finished {
+                context.close(mode: .all, promise: nil)
+            } else {
+                self.checkProgress(context: context, since: self.finishedWrites)
+            }
+        }
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -117,13 +164,18 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Whether a connection's client is still there (calls register what to do when it leaves), and
-/// whether the body of its request has all arrived.
+/// Whether a connection's client is still there (calls register what to do when it leaves),
+/// whether the body of its request has all arrived, and when what was written to it has been sent.
 final class ClientPresence: Sendable {
     private struct State {
         var gone = false
         var next = 0
         var onLeave: [Int: @Sendable () -> Void] = [:]
+        /// The connection's event loop, where its writes are made.
+        var eventLoop: (any EventLoop)?
+        /// Whether writes given to the connection have not all completed yet, and what waits for them.
+        var writing = false
+        var onWritten: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -185,10 +237,47 @@ final class ClientPresence: Sendable {
     func leave() {
         let actions = state.withLock { state in
             state.gone = true
-            defer { state.onLeave.removeAll() }
-            return Array(state.onLeave.values)
+            defer {
+                state.onLeave.removeAll()
+                state.onWritten.removeAll()
+            }
+            return Array(state.onLeave.values) + state.onWritten
         }
         for action in actions { action() }
+    }
+
+    func attach(to eventLoop: any EventLoop) {
+        state.withLock { $0.eventLoop = eventLoop }
+    }
+
+    func writesBegan() {
+        state.withLock { $0.writing = true }
+    }
+
+    func writesEnded() {
+        let actions = state.withLock { state in
+            state.writing = false
+            defer { state.onWritten.removeAll() }
+            return state.onWritten
+        }
+        for action in actions { action() }
+    }
+
+    /// Returns once everything written to the connection before the call has been sent (taken by
+    /// the socket), or the client is gone. A write is handed to the event loop before it reaches the
+    /// connection, so the check is made there, after it.
+    func written() async {
+        guard let eventLoop = state.withLock({ $0.eventLoop }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            eventLoop.execute {
+                let now = self.state.withLock { state -> Bool in
+                    guard state.writing, !state.gone else { return true }
+                    state.onWritten.append { continuation.resume() }
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
     }
 }
 
