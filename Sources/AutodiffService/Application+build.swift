@@ -21,9 +21,7 @@ public func buildApplication(
     // Idle keep-alive connections, and clients that stop sending mid-request, are closed after
     // `--idle-timeout`; `ConnectionHandler` answers `Expect: 100-continue` and flushes before closing.
     let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [
-            ConnectionHandler(readiness: readiness, stallTimeout: TimeAmount(configuration.idleTimeout))
-        ],
+        additionalChannelHandlers: [ConnectionHandler(readiness: readiness)],
         idleTimeout: TimeAmount(configuration.idleTimeout))
     return Application(
         router: router,

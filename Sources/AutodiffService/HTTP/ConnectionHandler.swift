@@ -17,9 +17,6 @@ import Synchronization
 ///   until the shutdown grace ends instead (at least `lastFlush`), so a slow reader keeps the whole
 ///   grace and the process still exits within it. Without this a large answer still in the
 ///   channel's buffer is discarded and the client sees a truncated body.
-/// - **A client that stops reading is let go.** A connection whose answer makes no progress (no
-///   `progressSlice` of it reaches the socket) for `stallTimeout` (`--idle-timeout`) is closed, which
-///   frees the answer: Hummingbird's own idle timer does nothing while a response is being written.
 /// - **The client's departure is announced** (`ClientPresence`): when the peer closes its side of the
 ///   connection, calls still waiting for a worker are dropped instead of computed for nobody.
 /// - **Whether the request's body has all arrived** (`ClientPresence.bodyHasArrived`), so reading a body
@@ -35,26 +32,16 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// How long a close may wait once the shutdown grace is over: long enough to write the
     /// `503 shutting_down` answers of calls cut off by its end.
     static let lastFlush = TimeAmount.seconds(1)
-    /// The bytes of an answer whose writing counts as progress: larger body parts are written in
-    /// slices of this size, so a slow but steady reader (17 kB/s with a 60 s `stallTimeout`) is never cut.
-    static let progressSlice = 1 << 20
 
     let presence = ClientPresence()
     /// The process's readiness, whose `graceEnd` bounds closes during a drain.
     private let readiness: Readiness
 
-    /// How long writes may make no progress before the connection is closed.
-    private let stallTimeout: TimeAmount
-
-    init(readiness: Readiness, stallTimeout: TimeAmount) {
+    init(readiness: Readiness) {
         self.readiness = readiness
-        self.stallTimeout = stallTimeout
     }
 
     private var unfinishedWrites = 0
-    /// Writes completed so far, and the check that closes the connection if that stops growing.
-    private var finishedWrites = 0
-    private var stallCheck: Scheduled<Void>?
     private var heldClose: EventLoopPromise<Void>?
     private var closeTimeout: Scheduled<Void>?
 
@@ -65,8 +52,6 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         ClientPresence.unregister(context.channel)
-        stallCheck?.cancel()
-        stallCheck = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -98,44 +83,17 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .body(var buffer) = unwrapOutboundIn(data), buffer.readableBytes > Self.progressSlice else {
-            counted(context: context, data: data, promise: promise)
-            return
-        }
-        while buffer.readableBytes > Self.progressSlice, let slice = buffer.readSlice(length: Self.progressSlice) {
-            counted(context: context, data: wrapOutboundOut(.body(slice)), promise: nil)
-        }
-        counted(context: context, data: wrapOutboundOut(.body(buffer)), promise: promise)
-    }
-
-    private func counted(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         unfinishedWrites += 1
+        if unfinishedWrites == 1 { presence.writesBegan() }
         let written = promise ?? context.eventLoop.makePromise()
         written.futureResult.assumeIsolated().whenComplete { _ in
             self.unfinishedWrites -= 1
-            self.finishedWrites += 1
             if self.unfinishedWrites == 0 {
                 self.presence.writesEnded()
                 self.releaseClose(context: context)
             }
         }
-        if unfinishedWrites == 1 { presence.writesBegan() }
-        if stallCheck == nil { checkProgress(context: context, since: finishedWrites) }
         context.write(data, promise: written)
-    }
-
-    /// In `stallTimeout`, closes the connection if writes are waiting and none has completed since
-    /// `finished` were; checks again while they complete.
-    private func checkProgress(context: ChannelHandlerContext, since finished: Int) {
-        stallCheck = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) {
-            self.stallCheck = nil
-            guard self.unfinishedWrites > 0 else { return }
-            if self.finishedWrites == finished {
-                context.close(mode: .all, promise: nil)
-            } else {
-                self.checkProgress(context: context, since: self.finishedWrites)
-            }
-        }
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
