@@ -8,6 +8,9 @@
 // -timeout, an error that maps to `500 internal`, a 200 whose body our own strict JSON reader cannot
 // read back, or a repeated call (answered from the plan cache) whose bytes differ is a bug. Build and
 // run with Fuzz/run-body.sh.
+//
+// Every input's graph cache holds one registered graph, `registered`, and `@R` in a body stands for
+// its id, so calls on a registered graph (`"graph_id": "@R"`) reach the computation too.
 import AutodiffCore
 import NIOCore
 
@@ -25,6 +28,30 @@ private func code(of error: any Error) -> ErrorCode? {
     case let error as AutodiffError: error.code
     default: nil
     }
+}
+
+/// The graph registered for every input; `@R` in a body is replaced by its id.
+private let registered = Array(
+    (#"{"graph":{"inputs":["x","W"],"constants":{"half":0.5},"nodes":[{"id":"h","op":"matmul","args":["x","W"]},"#
+        + #"{"id":"y","op":"tanh","args":["h"]},{"id":"s","op":"mul","args":["y","half"]},"#
+        + #"{"id":"total","op":"sum","args":["s"]}]}}"#).utf8)
+
+/// `body` with every `@R` replaced by `id`.
+private func substituting(_ id: String, in body: [UInt8]) -> [UInt8] {
+    let (at, r) = (UInt8(ascii: "@"), UInt8(ascii: "R"))
+    var result: [UInt8] = []
+    result.reserveCapacity(body.count)
+    var index = 0
+    while index < body.count {
+        if body[index] == at, index + 1 < body.count, body[index + 1] == r {
+            result += id.utf8
+            index += 2
+        } else {
+            result.append(body[index])
+            index += 1
+        }
+    }
+    return result
 }
 
 /// One call as a worker makes it, with the caches it is given.
@@ -51,10 +78,16 @@ private func respond(
 public func fuzzBody(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let selector = Int(data[0])
-    let body = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     let (endpoint, limits) = (selector % 6, limitChoices[(selector / 8) % limitChoices.count])
     // Caches of this input alone, so that LeakSanitizer sees everything freed at its end.
     let (graphs, plans) = (GraphCache(capacity: 8, maxBytes: 1 << 20), PlanCache(capacity: 8, maxSlots: 4096))
+    let id: String
+    do {
+        id = try AutodiffAPI.register(registered, limits: limits, graphs: graphs).0
+    } catch {
+        fatalError("the fuzzer's own graph was refused: \(error)")
+    }
+    let body = substituting(id, in: Array(UnsafeBufferPointer(start: data + 1, count: size - 1)))
     let first: ByteBuffer
     do {
         first = try respond(to: body, endpoint: endpoint, limits: limits, graphs: graphs, plans: plans)

@@ -67,6 +67,19 @@ LONG_CALL = {"graph": SQUARE, "values": {"x": LONG}, "outputs": ["y"], "seeds": 
 bodies.append((1, LONG_CALL))
 escaped = [(1, json.dumps(LONG_CALL).replace("/", "\\/"))]
 
+# Calls on the graph FuzzBody.swift registers for every input, whose id it writes for "@R".
+REGISTERED_VALUES = {"x": [[1, 2, 3]], "W": {"shape": [3, 2], "data": [0.1, -0.2, 0.3, 0.4, 0.5, -0.6]}}
+bodies += [
+    (0, {"graph_id": "@R", "values": REGISTERED_VALUES, "outputs": ["y", "total"]}),
+    (1, {"graph_id": "@R", "values": REGISTERED_VALUES, "outputs": ["total"], "options": {"return_graph": True}}),
+    (1, {"graph_id": "@R", "values": REGISTERED_VALUES, "outputs": ["y"], "seeds": {"y": [[[1, 0]], [[0, 1]]]},
+         "options": {"batched": True}}),
+    (2, {"graph_id": "@R", "values": REGISTERED_VALUES, "outputs": ["y"], "wrt": ["W"]}),
+    (3, {"graph_id": "@R", "values": REGISTERED_VALUES, "outputs": ["total"],
+         "tangents": {"W": [[1, 0], [0, 1], [1, 1]]}}),
+    (4, {"graph_id": "@R", "values": REGISTERED_VALUES, "output": "total", "vectors": {"x": [[1, 0, -1]]}}),
+]
+
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 for index, (endpoint, body) in enumerate(bodies):

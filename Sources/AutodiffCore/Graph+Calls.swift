@@ -69,7 +69,7 @@ extension Graph {
         let shapes = try inputShapes(values, limits: limits)
         let prepared = try prepared(
             .forward(outputs: outputs), shapes: shapes, limits: limits, cache: cache,
-            slots: { $0.program.graph.slotCount }
+            slots: { PlanCache.slots(of: $0.program.graph) }
         ) { () throws(AutodiffError) in
             let program = try self.program(for: shapes, limits: limits, deadline: deadline)
             let slots = try outputSlots(outputs, limits: limits)
@@ -98,7 +98,7 @@ extension Graph {
         let call = PlanKey.Call.backward(
             outputs: outputs, wrt: wrt, batched: options.batched, returnGraph: options.returnGraph)
         let prepared = try prepared(
-            call, shapes: shapes, limits: limits, cache: cache, slots: { $0.program.graph.slotCount }
+            call, shapes: shapes, limits: limits, cache: cache, slots: { PlanCache.slots(of: $0.program.graph) }
         ) { () throws(AutodiffError) in
             try prepareBackward(
                 shapes: shapes, outputs: outputs, wrt: wrt, returnGraph: options.returnGraph, limits: limits,

@@ -35,6 +35,20 @@ public final class PlanCache: Sendable {
         self.maxSlots = max(1, maxSlots)
     }
 
+    /// Elements of a kept program's constants that count as one slot (8 bytes each against the few
+    /// hundred of a slot). Without them, programs holding constants of megabytes each were kept 64 at a
+    /// time whatever their size: 64 calls of a new 12 MB constant each kept 768 MB.
+    static let constantElementsPerSlot = 50
+
+    /// What a program of `graph` holds, in slots: its slots, and its constants' elements.
+    static func slots(of graph: Graph) -> Int {
+        let elements = graph.definitions.reduce(0) { total, definition in
+            guard case .constant(let value) = definition else { return total }
+            return total + value.count
+        }
+        return elements / constantElementsPerSlot + graph.slotCount
+    }
+
     /// Lookups that found a prepared program, and those that had to prepare one.
     public var statistics: (hits: Int, misses: Int) {
         state.withLock { ($0.hits, $0.misses) }

@@ -118,7 +118,7 @@ func buildRouter(
     router.post("/v1/hvp") { request, context in try await api.compute(HVPComputation.self, request, context) }
     router.post("/v1/graphs") { request, context in try await api.register(request, context) }
     router.get("/v1/graphs/:id") { _, context in
-        try await api.registeredGraph(context.parameters.require("id"))
+        try await api.registeredGraph(context.parameters.require("id"), client: context.clientPresence)
     }
     router.post("/v1/explain") { request, context in try await api.explain(request, context) }
     router.get("/") { _, _ in Playground.response() }

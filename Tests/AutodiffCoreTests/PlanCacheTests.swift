@@ -124,3 +124,46 @@ struct PlanCacheTests {
         #expect(cache.statistics.hits == 2)
     }
 }
+
+/// The plan cache's bound counts the constants its programs hold (seventh session, audit): it
+/// counted slots only, so 64 programs of a graph with a large constant each were kept however large
+/// (64 calls sending a new 12 MB constant each kept 768 MB where the cache was meant to hold 100).
+@Suite("Plan cache memory")
+struct PlanCacheMemoryTests {
+    /// `y = x · c` with a constant `c` of `count` elements, all `value`.
+    static func scaled(count: Int, value: Double) throws -> Graph {
+        try Graph(
+            GraphSpec(
+                inputs: ["x"], constants: ["c": try tensor([count], Array(repeating: value, count: count))],
+                nodes: [node("y", .mul, "x", "c"), node("s", .sum, "y")]))
+    }
+
+    @Test func programsHoldingLargeConstantsCountThem() throws {
+        // 40,000 elements weigh 800 slots: two such programs do not fit in 1,000 slots.
+        let cache = PlanCache(capacity: 64, maxSlots: 1_000)
+        let first = try Self.scaled(count: 40_000, value: 1)
+        let second = try Self.scaled(count: 40_000, value: 2)
+        let x = ["x": Tensor(scalar: 3)]
+        for graph in [first, second, first] {
+            _ = try graph.forward(values: x, outputs: ["s"], cache: cache)
+        }
+        #expect(cache.statistics == (hits: 0, misses: 3), "the first program was kept beside the second")
+        // Small constants still leave room for many programs.
+        let small = PlanCache(capacity: 64, maxSlots: 1_000)
+        for value in 1...10 {
+            _ = try Self.scaled(count: 100, value: Double(value)).forward(values: x, outputs: ["s"], cache: small)
+        }
+        _ = try Self.scaled(count: 100, value: 1).forward(values: x, outputs: ["s"], cache: small)
+        #expect(small.statistics == (hits: 1, misses: 10))
+    }
+
+    @Test func aProgramWhoseConstantsOutweighTheCacheIsNotKept() throws {
+        let cache = PlanCache(capacity: 64, maxSlots: 1_000)
+        let huge = try Self.scaled(count: 60_000, value: 1)
+        for _ in 0..<2 {
+            let result = try huge.backward(values: ["x": Tensor(scalar: 3)], outputs: ["s"], seeds: [:], cache: cache)
+            #expect(result.gradients["x"]?.data == [60_000])
+        }
+        #expect(cache.statistics == (hits: 0, misses: 2))
+    }
+}

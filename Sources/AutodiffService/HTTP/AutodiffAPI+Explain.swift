@@ -37,7 +37,9 @@ extension AutodiffAPI {
         let dot = try await work(deadline: deadline, client: client) { () throws -> String in
             try Self.explainDOT(graph: graph, call: call, backward: backward, limits: limits, deadline: deadline)
         }
-        guard svg else { return Self.rendered(Array(dot.utf8), contentType: Self.dotContentType) }
+        guard svg else {
+            return try answer([ByteBuffer(bytes: Array(dot.utf8))], to: client, contentType: Self.dotContentType)
+        }
         let image = try await work(deadline: deadline, client: client) { () throws -> [UInt8] in
             do {
                 return try Graphviz.svg(dot, timeout: deadline - ContinuousClock.now)
@@ -50,7 +52,7 @@ extension AutodiffAPI {
                 throw APIError(code: .internal, message: "rendering the SVG failed: \(detail)")
             }
         }
-        return Self.rendered(image, contentType: Self.svgContentType)
+        return try answer([ByteBuffer(bytes: image)], to: client, contentType: Self.svgContentType)
     }
 
     /// Runs the backward call and evaluates every name of the graph, then draws both.
@@ -71,10 +73,5 @@ extension AutodiffAPI {
             spec: spec, values: values, outputs: backward.outputs, seeds: backward.seeds, result: result,
             wrt: backward.wrt ?? graph.inputs
         ).render()
-    }
-
-    static func rendered(_ bytes: [UInt8], contentType: String) -> Response {
-        Response(
-            status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

@@ -22,6 +22,9 @@ struct AutodiffAPI: Sendable {
     let metrics: ServiceMetrics
     /// Bytes of request bodies being received, bounded because bodies are read before admission.
     let uploads: ByteBudget
+    /// Bytes of answers rendered and not yet written, bounded because a client that stops reading
+    /// holds its answer (and its call's slot is free again): past it, `503 overloaded`.
+    let answers: ByteBudget
 
     init(configuration: ServiceConfiguration, readiness: Readiness, pool: WorkerPool, metrics: ServiceMetrics) {
         self.configuration = configuration
@@ -35,6 +38,10 @@ struct AutodiffAPI: Sendable {
         let (budget, overflow) = (pool.workers + pool.queueDepth).multipliedReportingOverflow(
             by: configuration.maxBodyBytes)
         self.uploads = ByteBudget(limit: overflow ? .max : budget)
+        // As many answers of the largest size as calls can compute at once.
+        let (answerBudget, answerOverflow) = pool.workers.multipliedReportingOverflow(
+            by: configuration.limits.maxBytes)
+        self.answers = ByteBudget(limit: answerOverflow ? .max : answerBudget)
     }
 
     // MARK: Compute endpoints
@@ -60,7 +67,7 @@ struct AutodiffAPI: Sendable {
         let pieces = try await work(deadline: deadline, client: client) {
             try Self.respond(C.self, to: body, limits: limits, graphs: graphs, plans: plans, deadline: deadline)
         }
-        return Self.json(pieces)
+        return try answer(pieces, to: client)
     }
 
     /// Everything a compute call does once its body has arrived: parse, validate, look up a
@@ -142,9 +149,9 @@ struct AutodiffAPI: Sendable {
     }
 
     /// `GET /v1/graphs/{id}` → the graph in its canonical form.
-    func registeredGraph(_ id: String) async throws -> Response {
+    func registeredGraph(_ id: String, client: ClientPresence?) async throws -> Response {
         guard let registered = graphs.graph(id) else { throw APIError.graphNotFound(id) }
-        return Self.json(registered.canonicalJSON)
+        return try answer([ByteBuffer(bytes: registered.canonicalJSON)], to: client)
     }
 
     // MARK: Catalogue and probes
@@ -309,10 +316,33 @@ struct AutodiffAPI: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
     }
 
-    /// A body in pieces, sent one after the other under one `Content-Length`.
-    static func json(_ pieces: [ByteBuffer]) -> Response {
-        guard pieces.count > 1 else { return json(pieces.first ?? ByteBuffer()) }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(contentsOf: pieces))
+    /// Answers up to this size are not counted in `answers`: a connection holds at most one, and they
+    /// keep Hummingbird's single-write path for a body of one buffer (most calls).
+    static let smallAnswer = 64 << 10
+
+    /// An answer in pieces, sent one after the other under one `Content-Length`, its bytes held in the
+    /// `answers` budget until it has been sent to `client` or the client is gone (`503 overloaded` when
+    /// the budget is spent; an answer alone always goes).
+    func answer(
+        _ pieces: [ByteBuffer], to client: ClientPresence?, contentType: String = "application/json"
+    ) throws -> Response {
+        let size = pieces.reduce(0) { $0 + $1.readableBytes }
+        if pieces.count <= 1, size <= Self.smallAnswer {
+            let body = ResponseBody(byteBuffer: pieces.first ?? ByteBuffer())
+            return Response(status: .ok, headers: [.contentType: contentType], body: body)
+        }
+        guard answers.reserve(size, evenAloneOverLimit: true) else {
+            throw APIError.overloaded(retryAfterSeconds: configuration.retryAfterSeconds)
+        }
+        let held = HeldBytes(size, of: answers)
+        let body = ResponseBody(contentLength: size) { writer in
+            defer { withExtendedLifetime(held) {} }
+            try await writer.write(contentsOf: pieces)
+            try await writer.finish(nil)
+            // The writes above return once the answer is queued, not sent.
+            await client?.written()
+        }
+        return Response(status: .ok, headers: [.contentType: contentType], body: body)
     }
 }
 
@@ -325,10 +355,11 @@ final class ByteBudget: Sendable {
         self.limit = limit
     }
 
-    func reserve(_ count: Int) -> Bool {
+    /// Takes `count` bytes if they fit, or with `evenAloneOverLimit` if nothing else is held.
+    func reserve(_ count: Int, evenAloneOverLimit: Bool = false) -> Bool {
         var current = used.load(ordering: .relaxed)
         while true {
-            guard count <= limit - current else { return false }
+            guard count <= limit - current || (evenAloneOverLimit && current == 0) else { return false }
             let (exchanged, original) = used.compareExchange(
                 expected: current, desired: current + count, ordering: .relaxed)
             if exchanged { return true }
@@ -338,5 +369,20 @@ final class ByteBudget: Sendable {
 
     func release(_ count: Int) {
         used.subtract(count, ordering: .relaxed)
+    }
+}
+
+/// Bytes reserved in a `ByteBudget` until this is let go.
+final class HeldBytes: Sendable {
+    let count: Int
+    let budget: ByteBudget
+
+    init(_ count: Int, of budget: ByteBudget) {
+        self.count = count
+        self.budget = budget
+    }
+
+    deinit {
+        budget.release(count)
     }
 }

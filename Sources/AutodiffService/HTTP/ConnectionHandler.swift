@@ -13,10 +13,13 @@ import Synchronization
 ///   instead of after their own timeout.
 /// - **A close waits for the answer to be written.** When a connection is closed after its last
 ///   response (graceful shutdown closes every connection once its response ends), the close is held
-///   until every write before it has reached the socket, bounded by `flushTimeout`; during a drain,
-///   until the shutdown grace ends instead (at least `lastFlush`), so a slow reader keeps the whole
-///   grace and the process still exits within it. Without this a large answer still in the
-///   channel's buffer is discarded and the client sees a truncated body.
+///   until every write before it has reached the socket, bounded by `flushTimeout` without progress
+///   (Hummingbird's idle timer closes a connection `--idle-timeout` after an answer was queued, so a
+///   client still reading a large answer kept it only that long plus `flushTimeout`: 70 s by default,
+///   a 268 MB answer below 3.8 MB/s was cut); during a drain, until the shutdown grace ends instead
+///   (at least `lastFlush`), so a slow reader keeps the whole grace and the process still exits
+///   within it. Without this a large answer still in the channel's buffer is discarded and the
+///   client sees a truncated body.
 /// - **The client's departure is announced** (`ClientPresence`): when the peer closes its side of the
 ///   connection, calls still waiting for a worker are dropped instead of computed for nobody.
 /// - **Whether the request's body has all arrived** (`ClientPresence.bodyHasArrived`), so reading a body
@@ -32,6 +35,9 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// How long a close may wait once the shutdown grace is over: long enough to write the
     /// `503 shutting_down` answers of calls cut off by its end.
     static let lastFlush = TimeAmount.seconds(1)
+    /// Larger body parts are written in slices of this size, so that a large answer shows progress
+    /// (a write completes only once all of it is in the socket).
+    static let progressSlice = 1 << 20
 
     let presence = ClientPresence()
     /// The process's readiness, whose `graceEnd` bounds closes during a drain.
@@ -42,10 +48,12 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private var unfinishedWrites = 0
+    private var finishedWrites = 0
     private var heldClose: EventLoopPromise<Void>?
     private var closeTimeout: Scheduled<Void>?
 
     func handlerAdded(context: ChannelHandlerContext) {
+        presence.attach(to: context.eventLoop)
         ClientPresence.register(presence, for: context.channel)
     }
 
@@ -82,11 +90,27 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .body(var buffer) = unwrapOutboundIn(data), buffer.readableBytes > Self.progressSlice else {
+            counted(context: context, data: data, promise: promise)
+            return
+        }
+        while buffer.readableBytes > Self.progressSlice, let slice = buffer.readSlice(length: Self.progressSlice) {
+            counted(context: context, data: wrapOutboundOut(.body(slice)), promise: nil)
+        }
+        counted(context: context, data: wrapOutboundOut(.body(buffer)), promise: promise)
+    }
+
+    private func counted(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         unfinishedWrites += 1
+        if unfinishedWrites == 1 { presence.writesBegan() }
         let written = promise ?? context.eventLoop.makePromise()
         written.futureResult.assumeIsolated().whenComplete { _ in
             self.unfinishedWrites -= 1
-            if self.unfinishedWrites == 0 { self.releaseClose(context: context) }
+            self.finishedWrites += 1
+            if self.unfinishedWrites == 0 {
+                self.presence.writesEnded()
+                self.releaseClose(context: context)
+            }
         }
         context.write(data, promise: written)
     }
@@ -102,9 +126,18 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         heldClose = promise ?? context.eventLoop.makePromise()
         context.flush()
+        holdClose(context: context, since: finishedWrites)
+    }
+
+    /// Closes after `flushTimeout`, or later while writes complete (outside a drain).
+    private func holdClose(context: ChannelHandlerContext, since finished: Int) {
         let hold = readiness.graceEnd.map { max($0 - .now(), Self.lastFlush) } ?? Self.flushTimeout
         closeTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: hold) {
-            self.releaseClose(context: context)
+            if self.readiness.graceEnd == nil, self.finishedWrites > finished {
+                self.holdClose(context: context, since: self.finishedWrites)
+            } else {
+                self.releaseClose(context: context)
+            }
         }
     }
 
@@ -117,13 +150,18 @@ final class ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Whether a connection's client is still there (calls register what to do when it leaves), and
-/// whether the body of its request has all arrived.
+/// Whether a connection's client is still there (calls register what to do when it leaves),
+/// whether the body of its request has all arrived, and when what was written to it has been sent.
 final class ClientPresence: Sendable {
     private struct State {
         var gone = false
         var next = 0
         var onLeave: [Int: @Sendable () -> Void] = [:]
+        /// The connection's event loop, where its writes are made.
+        var eventLoop: (any EventLoop)?
+        /// Whether writes given to the connection have not all completed yet, and what waits for them.
+        var writing = false
+        var onWritten: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -185,10 +223,47 @@ final class ClientPresence: Sendable {
     func leave() {
         let actions = state.withLock { state in
             state.gone = true
-            defer { state.onLeave.removeAll() }
-            return Array(state.onLeave.values)
+            defer {
+                state.onLeave.removeAll()
+                state.onWritten.removeAll()
+            }
+            return Array(state.onLeave.values) + state.onWritten
         }
         for action in actions { action() }
+    }
+
+    func attach(to eventLoop: any EventLoop) {
+        state.withLock { $0.eventLoop = eventLoop }
+    }
+
+    func writesBegan() {
+        state.withLock { $0.writing = true }
+    }
+
+    func writesEnded() {
+        let actions = state.withLock { state in
+            state.writing = false
+            defer { state.onWritten.removeAll() }
+            return state.onWritten
+        }
+        for action in actions { action() }
+    }
+
+    /// Returns once everything written to the connection before the call has been sent (taken by
+    /// the socket), or the client is gone. A write is handed to the event loop before it reaches the
+    /// connection, so the check is made there, after it.
+    func written() async {
+        guard let eventLoop = state.withLock({ $0.eventLoop }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            eventLoop.execute {
+                let now = self.state.withLock { state -> Bool in
+                    guard state.writing, !state.gone else { return true }
+                    state.onWritten.append { continuation.resume() }
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
     }
 }
 
