@@ -42,10 +42,7 @@ public final class PlanCache: Sendable {
 
     /// What a program of `graph` holds, in slots: its slots, and its constants' elements.
     static func slots(of graph: Graph) -> Int {
-        let elements = graph.definitions.reduce(0) { total, definition in
-            guard case .constant(let value) = definition else { return total }
-            return total + value.count
-        }
+        let elements = graph.constants.reduce(0) { $0 + $1.count }
         return elements / constantElementsPerSlot + graph.slotCount
     }
 
