@@ -229,18 +229,18 @@ extension Program {
             // Nothing reads it (a swap read only by the products it was folded into), its companion
             // computed it, or the group of its reader computes it.
             if lastRead[slot] < 0 || companion[slot] == Companion.computed || fusion.absorbed[index] { continue }
-            guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
             var kernel: Kernel
             let firstOperand = allOperands.count
             // A group's scratch area is held until its result has a place, then free for later nodes.
             var scratch: (offset: Int, size: Int)?
             if let group = fusion.group(at: index) {
-                let operands: [Int]
-                (kernel, operands, scratch) = try fusedKernel(
-                    group, order: order, ops: ops, arguments: arguments, places: &places, functions: &functions,
-                    argumentShapes: &argumentShapes)
-                for operand in operands { allOperands.append(operand) }
+                (kernel, scratch) = try fusedKernel(
+                    group, order: order, ops: ops, arguments: arguments, places: &places, operands: &allOperands,
+                    functions: &functions, argumentShapes: &argumentShapes)
             } else {
+                guard let plan = plans[slot] else {
+                    throw .internalError("node \"\(graph.name(of: slot))\" has no plan")
+                }
                 for k in arguments.range(index) { allOperands.append(places.operand(arguments[k], of: self)) }
                 kernel = try self.kernel(
                     of: slot, op: op, plan: plan, arguments: arguments, arguments.range(index),
@@ -314,7 +314,9 @@ extension Program {
         of slot: Int, op: Op, plan: Plan, arguments: OrderArguments, _ args: Range<Int>,
         argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> Kernel {
-        argumentShapes.removeAll(keepingCapacity: true)
+        // Emptied one by one: `removeAll(keepingCapacity:)` goes through the general
+        // `replaceSubrange`, most of the cost of this list for a node of one or two arguments.
+        while argumentShapes.popLast() != nil {}
         for k in args { argumentShapes.append(shape(arguments[k])) }
         let attrs = op.attributes.isEmpty ? Attributes() : graph.attributes(of: slot)
         return try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)

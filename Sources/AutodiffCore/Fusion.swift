@@ -218,17 +218,17 @@ extension Program {
         }
     }
 
-    /// The kernel and operands of the group of `positions` (its root last) of `order` (whose nodes'
-    /// `ops` and `arguments` are given by position), and its scratch area: the operands are the
-    /// `places` of the values it reads from outside, and the scratch area a place taken from
-    /// `places.memory`. `functions` holds the scalar function of each op without attributes met so
+    /// The kernel of the group of `positions` (its root last) of `order` (whose nodes' `ops` and
+    /// `arguments` are given by position), and its scratch area: the kernel's operands, appended to
+    /// `operands`, are the `places` of the values it reads from outside, and the scratch area a
+    /// place taken from `places.memory`. `functions` holds the scalar function of each op without attributes met so
     /// far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays), and
     /// `argumentShapes` is room for a node's argument shapes.
     func fusedKernel(
         _ positions: ArraySlice<Int>, order: [Int], ops: [Op?], arguments: OrderArguments,
-        places: inout ValuePlaces, functions: inout [(op: Op, function: FusedSteps.Function)],
+        places: inout ValuePlaces, operands: inout [Int], functions: inout [(op: Op, function: FusedSteps.Function)],
         argumentShapes: inout [[Int]]
-    ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int], scratch: (offset: Int, size: Int)) {
+    ) throws(AutodiffError) -> (kernel: Kernel, scratch: (offset: Int, size: Int)) {
         let rootPosition = positions[positions.endIndex - 1]
         let count = elementCount(of: order[rootPosition])
         let block = Swift.min(Fusion.blockSize, count)
@@ -237,11 +237,10 @@ extension Program {
         var live: [(slot: Int, register: Int)] = []
         var freeRegisters: [Int] = []
         var registers = 0
-        var operands: [Int] = []
+        let firstOperand = operands.count
         var scalarOperands: [Bool] = []
         var steps: [FusedSteps.Step] = []
         steps.reserveCapacity(positions.count)
-        operands.reserveCapacity(positions.count + 1)
         scalarOperands.reserveCapacity(positions.count + 1)
         for index in positions {
             let slot = order[index]
@@ -259,7 +258,7 @@ extension Program {
                     source = live[held].register
                     if position == 0 { read.first = s } else { read.second = s }
                 } else {
-                    source = ~operands.count
+                    source = ~(operands.count - firstOperand)
                     operands.append(places.operand(arg, of: self))
                     scalarOperands.append(count > 1 && elementCount(of: arg) == 1)
                 }
@@ -304,7 +303,7 @@ extension Program {
         let fused = FusedSteps(
             steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch.offset,
             areaSize: areaSize, areas: areas)
-        return (.fused(fused), operands, scratch)
+        return (.fused(fused), scratch)
     }
 
     /// The scalar function of the elementwise node `slot` (of `op`, reading `arguments` at `args`),
