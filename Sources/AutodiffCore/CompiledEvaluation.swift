@@ -112,11 +112,11 @@ extension Program {
         // slots read by more than one position (a group can absorb only a value read once).
         var ops: [Op?] = []
         var arguments = OrderArguments(graph.arguments, positions: order.count)
-        var transposes: [(Bool, Bool)] = []
+        // The transpose flags of each matrix product, by position.
+        var transposes: [Int: (Bool, Bool)] = [:]
         var lastRead = [Int32](repeating: -1, count: graph.slotCount)
         var readTwice = [Bool](repeating: false, count: graph.slotCount)
         ops.reserveCapacity(order.count)
-        transposes.reserveCapacity(order.count)
         for (index, slot) in order.enumerated() {
             let op = graph.op(of: slot)
             ops.append(op)
@@ -126,10 +126,9 @@ extension Program {
                 if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
                 if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
                 arguments.append(changed: args)
-                transposes.append(flags)
+                transposes[index] = flags
             } else {
                 arguments.append(graph.argumentRange(of: slot))
-                transposes.append((false, false))
             }
             let position = Int32(index)
             for k in arguments.range(index) {
@@ -245,8 +244,8 @@ extension Program {
                 kernel = try self.kernel(
                     of: slot, op: op, plan: plan, arguments: arguments, arguments.range(index),
                     argumentShapes: &argumentShapes)
-                if case .matmul(let matmul, _, _) = kernel {
-                    kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
+                if case .matmul(let matmul, _, _) = kernel, let (transposeA, transposeB) = transposes[index] {
+                    kernel = .matmul(matmul, transposeA: transposeA, transposeB: transposeB)
                 }
             }
             let count = elementCount(of: slot)
