@@ -110,17 +110,13 @@ extension Program {
         // Each node's arguments, with transposes folded into the matrix products that read them,
         // and the last position that reads each slot (-1: none), in one pass. `readTwice` marks the
         // slots read by more than one position (a group can absorb only a value read once).
-        var ops: [Op?] = []
         var arguments = OrderArguments(graph.arguments, positions: order.count)
         // The transpose flags of each matrix product, by position.
         var transposes: [Int: (Bool, Bool)] = [:]
         var lastRead = [Int32](repeating: -1, count: graph.slotCount)
         var readTwice = [Bool](repeating: false, count: graph.slotCount)
-        ops.reserveCapacity(order.count)
         for (index, slot) in order.enumerated() {
-            let op = graph.op(of: slot)
-            ops.append(op)
-            if op == .matmul {
+            if graph.op(of: slot) == .matmul {
                 var args = graph.argumentList(of: slot)
                 var flags = (false, false)
                 if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
@@ -176,7 +172,7 @@ extension Program {
         var companion = [Int32](repeating: Companion.none, count: graph.slotCount)
         var unpaired = [Int32](repeating: -1, count: 2 * graph.slotCount)
         for (index, slot) in order.enumerated() {
-            guard let op = ops[index], op == .sin || op == .cos,
+            guard let op = graph.op(of: slot), op == .sin || op == .cos,
                 case .slot(let x) = arguments[arguments.range(index).lowerBound],
                 lastRead[slot] >= 0, targetCount[slot] == 0
             else { continue }
@@ -221,7 +217,7 @@ extension Program {
                     released = releases.next(released)
                 }
             }
-            guard let op = ops[index] else {
+            guard let op = graph.op(of: slot) else {
                 _ = places.place(slot, of: self)
                 continue
             }
@@ -234,7 +230,7 @@ extension Program {
             var scratch: (offset: Int, size: Int)?
             if let group = fusion.group(at: index) {
                 (kernel, scratch) = try fusedKernel(
-                    group, order: order, ops: ops, arguments: arguments, places: &places, operands: &allOperands,
+                    group, order: order, arguments: arguments, places: &places, operands: &allOperands,
                     functions: &functions, argumentShapes: &argumentShapes)
             } else {
                 guard let plan = plans[slot] else {

@@ -218,14 +218,14 @@ extension Program {
         }
     }
 
-    /// The kernel of the group of `positions` (its root last) of `order` (whose nodes' `ops` and
-    /// `arguments` are given by position), and its scratch area: the kernel's operands, appended to
-    /// `operands`, are the `places` of the values it reads from outside, and the scratch area a
-    /// place taken from `places.memory`. `functions` holds the scalar function of each op without attributes met so
-    /// far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays), and
-    /// `argumentShapes` is room for a node's argument shapes.
+    /// The kernel of the group of `positions` (its root last) of `order` (whose nodes' `arguments`
+    /// are given by position), and its scratch area: the kernel's operands, appended to `operands`,
+    /// are the `places` of the values it reads from outside, and the scratch area a place taken
+    /// from `places.memory`. `functions` holds the scalar function of each op without attributes
+    /// met so far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays),
+    /// and `argumentShapes` is room for a node's argument shapes.
     func fusedKernel(
-        _ positions: ArraySlice<Int>, order: [Int], ops: [Op?], arguments: OrderArguments,
+        _ positions: ArraySlice<Int>, order: [Int], arguments: OrderArguments,
         places: inout ValuePlaces, operands: inout [Int], functions: inout [(op: Op, function: FusedSteps.Function)],
         argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> (kernel: Kernel, scratch: (offset: Int, size: Int)) {
@@ -244,7 +244,7 @@ extension Program {
         scalarOperands.reserveCapacity(positions.count + 1)
         for index in positions {
             let slot = order[index]
-            guard let op = ops[index], plans[slot] != nil else {
+            guard let op = graph.op(of: slot), plans[slot] != nil else {
                 throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan")
             }
             // Where each argument is read (a held intermediate's register, or a new operand), and
