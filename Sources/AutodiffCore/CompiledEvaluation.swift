@@ -115,22 +115,28 @@ extension Program {
         var transposes: [Int: (Bool, Bool)] = [:]
         var lastRead = [Int32](repeating: -1, count: graph.slotCount)
         var readTwice = [Bool](repeating: false, count: graph.slotCount)
-        for (index, slot) in order.enumerated() {
-            if graph.op(of: slot) == .matmul {
-                var args = graph.argumentList(of: slot)
-                var flags = (false, false)
-                if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
-                if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
-                arguments.append(changed: args)
-                transposes[index] = flags
-            } else {
-                arguments.append(graph.argumentRange(of: slot))
-            }
-            let position = Int32(index)
-            for k in arguments.range(index) {
-                guard case .slot(let arg) = arguments[k], lastRead[arg] != position else { continue }
-                if lastRead[arg] >= 0 { readTwice[arg] = true }
-                lastRead[arg] = position
+        // Written through buffer pointers: an array written in a loop checks that it is not shared
+        // on every write.
+        lastRead.withUnsafeMutableBufferPointer { lastRead in
+            readTwice.withUnsafeMutableBufferPointer { readTwice in
+                for (index, slot) in order.enumerated() {
+                    if graph.op(of: slot) == .matmul {
+                        var args = graph.argumentList(of: slot)
+                        var flags = (false, false)
+                        if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
+                        if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
+                        arguments.append(changed: args)
+                        transposes[index] = flags
+                    } else {
+                        arguments.append(graph.argumentRange(of: slot))
+                    }
+                    let position = Int32(index)
+                    for k in arguments.range(index) {
+                        guard case .slot(let arg) = arguments[k], lastRead[arg] != position else { continue }
+                        if lastRead[arg] >= 0 { readTwice[arg] = true }
+                        lastRead[arg] = position
+                    }
+                }
             }
         }
         // A node computed for one target, that no node reads, is written straight into the result
