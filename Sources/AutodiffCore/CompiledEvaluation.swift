@@ -101,53 +101,56 @@ extension Program {
         once: [Int], repeated: [Int], fixed: [Int], perRow: [Int], seedSlots: [Int]
     ) throws(AutodiffError) -> CompiledEvaluation {
         let order = once + repeated
-        var position = [Int](repeating: -1, count: graph.slotCount)
-        for (index, slot) in order.enumerated() { position[slot] = index }
-        let isRepeated = { [position] (slot: Int) in position[slot] >= once.count }
-        for slot in fixed where isRepeated(slot) {
+        var isRepeated = [Bool](repeating: false, count: graph.slotCount)
+        for slot in repeated { isRepeated[slot] = true }
+        for slot in fixed where isRepeated[slot] {
             throw .internalError("fixed target \(graph.name(of: slot)) depends on the seeds")
         }
 
-        // Each node's arguments, with transposes folded into the matrix products that read them.
-        var ops: [Op?] = []
+        // Each node's arguments, with transposes folded into the matrix products that read them,
+        // and the last position that reads each slot (-1: none), in one pass. `readTwice` marks the
+        // slots read by more than one position (a group can absorb only a value read once).
         var arguments = OrderArguments(graph.arguments, positions: order.count)
-        var transposes: [(Bool, Bool)] = []
-        ops.reserveCapacity(order.count)
-        transposes.reserveCapacity(order.count)
-        for slot in order {
-            let op = graph.op(of: slot)
-            ops.append(op)
-            guard op == .matmul else {
-                arguments.append(graph.argumentRange(of: slot))
-                transposes.append((false, false))
-                continue
-            }
-            var args = graph.argumentList(of: slot)
-            var flags = (false, false)
-            if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
-            if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
-            arguments.append(changed: args)
-            transposes.append(flags)
-        }
-
-        // The last position that reads each slot.
-        var lastRead = [Int](repeating: -1, count: graph.slotCount)
-        for index in order.indices {
-            for k in arguments.range(index) {
-                if case .slot(let arg) = arguments[k] { lastRead[arg] = index }
+        // The transpose flags of each matrix product, by position.
+        var transposes: [Int: (Bool, Bool)] = [:]
+        var lastRead = [Int32](repeating: -1, count: graph.slotCount)
+        var readTwice = [Bool](repeating: false, count: graph.slotCount)
+        // Written through buffer pointers: an array written in a loop checks that it is not shared
+        // on every write.
+        lastRead.withUnsafeMutableBufferPointer { lastRead in
+            readTwice.withUnsafeMutableBufferPointer { readTwice in
+                for (index, slot) in order.enumerated() {
+                    if graph.op(of: slot) == .matmul {
+                        var args = graph.argumentList(of: slot)
+                        var flags = (false, false)
+                        if let source = swappedMatrix(args[0]) { (args[0], flags.0) = (.slot(source), true) }
+                        if let source = swappedMatrix(args[1]) { (args[1], flags.1) = (.slot(source), true) }
+                        arguments.append(changed: args)
+                        transposes[index] = flags
+                    } else {
+                        arguments.append(graph.argumentRange(of: slot))
+                    }
+                    let position = Int32(index)
+                    for k in arguments.range(index) {
+                        guard case .slot(let arg) = arguments[k], lastRead[arg] != position else { continue }
+                        if lastRead[arg] >= 0 { readTwice[arg] = true }
+                        lastRead[arg] = position
+                    }
+                }
             }
         }
         // A node computed for one target, that no node reads, is written straight into the result
-        // (a per-row target only when it is computed per row).
-        var targetCount = [Int](repeating: 0, count: graph.slotCount)
-        for slot in fixed + perRow { targetCount[slot] += 1 }
-        var writtenAs = [Int?](repeating: nil, count: graph.slotCount)
+        // (a per-row target only when it is computed per row): `writtenAs` is the target's index, or -1.
+        var targetCount = [Int32](repeating: 0, count: graph.slotCount)
+        for slot in fixed { targetCount[slot] += 1 }
+        for slot in perRow { targetCount[slot] += 1 }
+        var writtenAs = [Int32](repeating: -1, count: graph.slotCount)
         for (targets, part) in [(fixed, false), (perRow, true)] {
             for (index, slot) in targets.enumerated()
             where lastRead[slot] < 0 && targetCount[slot] == 1 && elementCount(of: slot) > 0
-                && isRepeated(slot) == part
+                && isRepeated[slot] == part
             {
-                if graph.op(of: slot) != nil { writtenAs[slot] = index }
+                if graph.op(of: slot) != nil { writtenAs[slot] = Int32(index) }
             }
         }
         // The largest inputs that are read are read in place.
@@ -163,37 +166,35 @@ extension Program {
             readInputs.sorted { elementCount(of: $0) > elementCount(of: $1) }.prefix(
                 CompiledEvaluation.maxInputsInPlace))
         // Targets, and what `once` computes for the per-row part, are read "forever".
-        let forever = Int.max
-        for slot in fixed + perRow { lastRead[slot] = forever }
+        let forever = Int32.max
+        for slot in fixed { lastRead[slot] = forever }
+        for slot in perRow { lastRead[slot] = forever }
         for slot in once where lastRead[slot] >= once.count { lastRead[slot] = forever }
         // A `sin` and a `cos` of one value (as a `sin` node and its backward rule have), neither a
-        // target, are computed together by the first of them (`Kernel.sinCos`). `unpaired[2x]` is
-        // the first `sin` of `x` still without its `cos`, `unpaired[2x + 1]` the first such `cos`.
-        var companion = [Int?](repeating: nil, count: graph.slotCount)
-        var paired = [Bool](repeating: false, count: graph.slotCount)
-        var computedWithCompanion = [Bool](repeating: false, count: graph.slotCount)
-        var unpaired = [Int](repeating: -1, count: 2 * graph.slotCount)
+        // target, are computed together by the first of them (`Kernel.sinCos`): `companion` is, for
+        // the first, the slot of the second; `Companion.computed` for the second; else
+        // `Companion.none`. `unpaired[2x]` is the first `sin` of `x` still without its `cos`,
+        // `unpaired[2x + 1]` the first such `cos`.
+        var companion = [Int32](repeating: Companion.none, count: graph.slotCount)
+        var unpaired = [Int32](repeating: -1, count: 2 * graph.slotCount)
         for (index, slot) in order.enumerated() {
-            guard let op = ops[index], op == .sin || op == .cos,
+            guard let op = graph.op(of: slot), op == .sin || op == .cos,
                 case .slot(let x) = arguments[arguments.range(index).lowerBound],
                 lastRead[slot] >= 0, targetCount[slot] == 0
             else { continue }
             let (own, other) = op == .sin ? (2 * x, 2 * x + 1) : (2 * x + 1, 2 * x)
             if unpaired[other] >= 0 {
-                let first = unpaired[other]
+                companion[Int(unpaired[other])] = Int32(slot)
+                companion[slot] = Companion.computed
                 unpaired[other] = -1
-                companion[first] = slot
-                computedWithCompanion[slot] = true
-                paired[first] = true
-                paired[slot] = true
             } else if unpaired[own] < 0 {
-                unpaired[own] = slot
+                unpaired[own] = Int32(slot)
             }
         }
         // Groups of elementwise nodes are computed by one instruction each, at their root (`Fusion`).
         let fusion = fusionPlan(
-            order: order, onceCount: once.count, arguments: arguments, lastRead: &lastRead, forever: forever,
-            targetCount: targetCount, paired: paired)
+            order: order, onceCount: once.count, arguments: arguments, lastRead: &lastRead, readTwice: readTwice,
+            forever: forever, targetCount: targetCount, companion: companion)
 
         var places = ValuePlaces(slotCount: graph.slotCount, seedSlots: seedSlots)
         for (index, slot) in inputsInPlace.enumerated() { places.location[slot] = ~index }
@@ -217,42 +218,41 @@ extension Program {
             defer {
                 var released = releases.first(index)
                 while released >= 0 {
-                    if let offset = places.location[released] {
-                        places.memory.give(offset, elementCount(of: released))
-                    }
+                    let offset = places.location[released]
+                    if offset != ValuePlaces.unplaced { places.memory.give(offset, elementCount(of: released)) }
                     released = releases.next(released)
                 }
             }
-            guard let op = ops[index] else {
+            guard let op = graph.op(of: slot) else {
                 _ = places.place(slot, of: self)
                 continue
             }
             // Nothing reads it (a swap read only by the products it was folded into), its companion
             // computed it, or the group of its reader computes it.
-            if lastRead[slot] < 0 || computedWithCompanion[slot] || fusion.absorbed[index] { continue }
-            guard let plan = plans[slot] else { throw .internalError("node \"\(graph.name(of: slot))\" has no plan") }
+            if lastRead[slot] < 0 || companion[slot] == Companion.computed || fusion.absorbed[index] { continue }
             var kernel: Kernel
             let firstOperand = allOperands.count
             // A group's scratch area is held until its result has a place, then free for later nodes.
             var scratch: (offset: Int, size: Int)?
             if let group = fusion.group(at: index) {
-                let operands: [Int]
-                (kernel, operands, scratch) = try fusedKernel(
-                    group, order: order, ops: ops, arguments: arguments, places: &places, functions: &functions,
-                    argumentShapes: &argumentShapes)
-                for operand in operands { allOperands.append(operand) }
+                (kernel, scratch) = try fusedKernel(
+                    group, order: order, arguments: arguments, places: &places, operands: &allOperands,
+                    functions: &functions, argumentShapes: &argumentShapes)
             } else {
+                guard let plan = plans[slot] else {
+                    throw .internalError("node \"\(graph.name(of: slot))\" has no plan")
+                }
                 for k in arguments.range(index) { allOperands.append(places.operand(arguments[k], of: self)) }
                 kernel = try self.kernel(
                     of: slot, op: op, plan: plan, arguments: arguments, arguments.range(index),
                     argumentShapes: &argumentShapes)
-                if case .matmul(let matmul, _, _) = kernel {
-                    kernel = .matmul(matmul, transposeA: transposes[index].0, transposeB: transposes[index].1)
+                if case .matmul(let matmul, _, _) = kernel, let (transposeA, transposeB) = transposes[index] {
+                    kernel = .matmul(matmul, transposeA: transposeA, transposeB: transposeB)
                 }
             }
             let count = elementCount(of: slot)
             let output: Int
-            if writtenAs[slot] != nil {
+            if writtenAs[slot] >= 0 {
                 output = 0
             } else if lastRead[slot] == forever {
                 output = places.memory.permanent(count)
@@ -260,24 +260,25 @@ extension Program {
             } else {
                 output = places.memory.take(count)
                 places.location[slot] = output
-                releases.append(slot, at: Swift.max(index, lastRead[slot]))
+                releases.append(slot, at: Swift.max(index, Int(lastRead[slot])))
             }
             if let scratch { places.memory.give(scratch.offset, scratch.size) }
-            if let second = companion[slot] {
+            if companion[slot] >= 0 {
+                let second = Int(companion[slot])
                 kernel = .sinCos(cosineFirst: op == .cos)
                 let place: Int
                 if lastRead[second] == forever {
                     place = places.memory.permanent(count)
                 } else {
                     place = places.memory.take(count)
-                    releases.append(second, at: lastRead[second])
+                    releases.append(second, at: Int(lastRead[second]))
                 }
                 places.location[second] = place
                 allOperands.append(place)
             }
             let instruction = CompiledEvaluation.Instruction(
                 slot: slot, kernel: kernel, operands: firstOperand..<allOperands.count, output: output, count: count,
-                result: writtenAs[slot])
+                result: writtenAs[slot] < 0 ? nil : Int(writtenAs[slot]))
             if index < once.count {
                 onceInstructions.append(instruction)
             } else {
@@ -286,11 +287,12 @@ extension Program {
         }
         var targets: [Int?] = []
         targets.reserveCapacity(fixed.count + perRow.count)
-        for slot in fixed + perRow { targets.append(writtenAs[slot] == nil ? places.place(slot, of: self) : nil) }
+        for slot in fixed + perRow { targets.append(writtenAs[slot] < 0 ? places.place(slot, of: self) : nil) }
         return CompiledEvaluation(
             once: onceInstructions, repeated: repeatedInstructions, operands: allOperands, size: places.memory.size,
             inputsInPlace: inputsInPlace, inputs: places.inputs, constants: places.constants,
-            literals: places.literals, seeds: seedSlots.map { places.location[$0] },
+            literals: places.literals,
+            seeds: seedSlots.map { places.location[$0] == ValuePlaces.unplaced ? nil : places.location[$0] },
             fixed: Array(targets[..<fixed.count]), perRow: Array(targets[fixed.count...]))
     }
 
@@ -313,7 +315,9 @@ extension Program {
         of slot: Int, op: Op, plan: Plan, arguments: OrderArguments, _ args: Range<Int>,
         argumentShapes: inout [[Int]]
     ) throws(AutodiffError) -> Kernel {
-        argumentShapes.removeAll(keepingCapacity: true)
+        // Emptied one by one: `removeAll(keepingCapacity:)` goes through the general
+        // `replaceSubrange`, most of the cost of this list for a node of one or two arguments.
+        while argumentShapes.popLast() != nil {}
         for k in args { argumentShapes.append(shape(arguments[k])) }
         let attrs = op.attributes.isEmpty ? Attributes() : graph.attributes(of: slot)
         return try op.kernel(plan: plan, attrs: attrs, args: argumentShapes)
@@ -352,33 +356,41 @@ struct OrderArguments {
     subscript(index: Int) -> Graph.Arg { index < graph.count ? graph[index] : changed[index - graph.count] }
 }
 
+/// What `compile`'s `companion` holds for a slot that is not the first of a `sin`/`cos` pair.
+enum Companion {
+    /// Not a half of a pair.
+    static let none: Int32 = -1
+    /// The second of a pair: computed by the first.
+    static let computed: Int32 = -2
+}
+
 /// For each position of an evaluation order, the slots released after it, in the order added.
 private struct ReleaseLists {
-    private var head: [Int]
-    private var tail: [Int]
+    private var head: [Int32]
+    private var tail: [Int32]
     /// The slot added after each slot at the same position, or -1. A slot is added at most once.
-    private var following: [Int]
+    private var following: [Int32]
 
     init(positions: Int, slots: Int) {
-        head = [Int](repeating: -1, count: positions)
-        tail = [Int](repeating: -1, count: positions)
-        following = [Int](repeating: -1, count: slots)
+        head = [Int32](repeating: -1, count: positions)
+        tail = [Int32](repeating: -1, count: positions)
+        following = [Int32](repeating: -1, count: slots)
     }
 
     mutating func append(_ slot: Int, at position: Int) {
         if tail[position] < 0 {
-            head[position] = slot
+            head[position] = Int32(slot)
         } else {
-            following[tail[position]] = slot
+            following[Int(tail[position])] = Int32(slot)
         }
-        tail[position] = slot
+        tail[position] = Int32(slot)
     }
 
     /// The first slot released after `position`, or -1.
-    func first(_ position: Int) -> Int { head[position] }
+    func first(_ position: Int) -> Int { Int(head[position]) }
 
     /// The slot released after `slot` at the same position, or -1.
-    func next(_ slot: Int) -> Int { following[slot] }
+    func next(_ slot: Int) -> Int { Int(following[slot]) }
 }
 
 /// Where the values of an evaluation being compiled are: the arena's layout, each slot's `Memory`
@@ -386,9 +398,13 @@ private struct ReleaseLists {
 /// whose methods the compiler passes `inout`: functions nested in `compile` that captured these as
 /// mutable locals cost a dynamic exclusivity check per access.)
 struct ValuePlaces {
+    /// The `location` of a value with no place yet (no address is this low: inputs read in place
+    /// are `~index` for at most `CompiledEvaluation.maxInputsInPlace` of them).
+    static let unplaced = Int.min
+
     var memory = ArenaLayout()
-    /// Each value's `Memory` address, once it has one.
-    var location: [Int?]
+    /// Each value's `Memory` address, once it has one (`unplaced` until then).
+    var location: [Int]
     private(set) var inputs: [(slot: Int, offset: Int)] = []
     private(set) var constants: [(value: Tensor, offset: Int)] = []
     private(set) var literals: [(value: Double, offset: Int)] = []
@@ -396,7 +412,7 @@ struct ValuePlaces {
     private let isSeed: [Bool]
 
     init(slotCount: Int, seedSlots: [Int]) {
-        location = [Int?](repeating: nil, count: slotCount)
+        location = [Int](repeating: ValuePlaces.unplaced, count: slotCount)
         var isSeed = [Bool](repeating: false, count: slotCount)
         for slot in seedSlots { isSeed[slot] = true }
         self.isSeed = isSeed
@@ -404,7 +420,7 @@ struct ValuePlaces {
 
     /// The place of a value of `program` that is not computed by a node: given once, kept for the whole call.
     mutating func place(_ slot: Int, of program: Program) -> Int {
-        if let address = location[slot] { return address }
+        if location[slot] != ValuePlaces.unplaced { return location[slot] }
         let offset = memory.permanent(program.elementCount(of: slot))
         location[slot] = offset
         switch program.graph.definitions[slot] {

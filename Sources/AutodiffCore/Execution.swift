@@ -112,23 +112,24 @@ extension Program {
         fixed: [Int], perRow: [Int] = [], seedSlots: [Int] = [], rows: Bool = true
     ) throws(AutodiffError) -> EvaluationPlan {
         let perRow = rows ? perRow : []
-        // What depends on the seeds is recomputed per row; the rest once.
+        // What depends on the seeds is recomputed per row; the rest once. (The order is by slot, so
+        // a node's arguments are known to depend on the seeds or not before it.)
         var seedDependent = [Bool](repeating: false, count: graph.slotCount)
         for slot in seedSlots { seedDependent[slot] = true }
-        for slot in 0..<graph.slotCount {
+        var once: [Int] = []
+        var repeated: [Int] = []
+        for slot in schedule(fixed + perRow, known: { slot in
+            if case .input = graph.definitions[slot] { return true }
+            return false
+        }) {
             for k in graph.argumentRange(of: slot) {
                 if case .slot(let s) = graph.arguments[k], seedDependent[s] {
                     seedDependent[slot] = true
                     break
                 }
             }
+            if seedDependent[slot] { repeated.append(slot) } else { once.append(slot) }
         }
-        let order = schedule(fixed + perRow) { slot in
-            if case .input = graph.definitions[slot] { return true }
-            return false
-        }
-        let once = order.filter { !seedDependent[$0] }
-        let repeated = order.filter { seedDependent[$0] }
         let onceCost = cost(once)
         let rowCost = cost(repeated)
         var rowWork = rowCost.work.addingClamped(Self.nodeOverhead)

@@ -137,61 +137,59 @@ struct FusedSteps: Sendable {
 extension Program {
     /// The elementwise groups of `order` (`onceCount` positions computed once, then the per-row
     /// ones), given each position's `arguments` (transposes folded), the last position reading each
-    /// slot (`forever` for kept values), each slot's count as a target, and which nodes are halves
-    /// of `sin`/`cos` pairs.
+    /// slot (`forever` for kept values), the slots read by more than one position, each slot's count
+    /// as a target, and the halves of `sin`/`cos` pairs (`companion` other than `Companion.none`).
     ///
     /// Every value a group reads from outside is then taken to be read at the group's root, where
     /// the group is computed: `lastRead` is moved there.
     func fusionPlan(
-        order: [Int], onceCount: Int, arguments: OrderArguments, lastRead: inout [Int], forever: Int,
-        targetCount: [Int], paired: [Bool]
+        order: [Int], onceCount: Int, arguments: OrderArguments, lastRead: inout [Int32], readTwice: [Bool],
+        forever: Int32, targetCount: [Int32], companion: [Int32]
     ) -> FusionPlan {
         var absorbed = [Bool](repeating: false, count: order.count)
         guard Fusion.isEnabled else { return FusionPlan(absorbed: absorbed, members: [], groups: []) }
-        // Whether each position is a node a group can hold, and the position of each slot's only
-        // reader (-1: none yet, -2: several).
-        var fusible = [Bool](repeating: false, count: order.count)
-        var reader = [Int](repeating: -1, count: graph.slotCount)
-        for (index, slot) in order.enumerated() {
-            fusible[index] = lastRead[slot] >= 0 && !paired[slot] && isFusible(slot, arguments, arguments.range(index))
-            for k in arguments.range(index) {
-                guard case .slot(let arg) = arguments[k], reader[arg] != index else { continue }
-                reader[arg] = reader[arg] == -1 ? index : -2
-            }
-        }
         // The position of the group root each position belongs to, found from the last position back,
-        // and the number of positions each root's group absorbs.
-        var root = Array(order.indices)
-        var absorbedBy = [Int](repeating: 0, count: order.count)
-        for index in order.indices.reversed() where fusible[index] {
+        // and the number of positions each root's group absorbs. Whether a position is a node a group
+        // can hold is found on the way (`fusible`): its only reader, if any, is after it.
+        var fusible = [Bool](repeating: false, count: order.count)
+        var root = [Int32](repeating: 0, count: order.count)
+        var absorbedBy = [Int32](repeating: 0, count: order.count)
+        for index in order.indices.reversed() {
             let slot = order[index]
-            let next = reader[slot]
-            guard next >= 0, fusible[next], lastRead[slot] == next, targetCount[slot] == 0,
+            root[index] = Int32(index)
+            guard lastRead[slot] >= 0, companion[slot] == Companion.none,
+                isFusible(slot, arguments, arguments.range(index))
+            else { continue }
+            fusible[index] = true
+            // The only position that reads it, unless that is past the part or its value is kept.
+            let next = Int(lastRead[slot])
+            guard !readTwice[slot], lastRead[slot] != forever, fusible[next], targetCount[slot] == 0,
                 (index < onceCount) == (next < onceCount),
                 elementCount(of: slot) == elementCount(of: order[next])
             else { continue }
             absorbed[index] = true
             root[index] = root[next]
-            absorbedBy[root[index]] += 1
+            absorbedBy[Int(root[index])] += 1
         }
         // Each group's positions laid out in order, groups by their roots' positions; every value a
         // group reads from outside is then read at its root.
         var groups = [Range<Int>](repeating: 0..<0, count: order.count)
         var groupSize = 0
         for index in order.indices where absorbedBy[index] > 0 {
-            groups[index] = groupSize..<(groupSize + absorbedBy[index] + 1)
-            groupSize += absorbedBy[index] + 1
+            let size = Int(absorbedBy[index]) + 1
+            groups[index] = groupSize..<(groupSize + size)
+            groupSize += size
         }
         var members = [Int](repeating: 0, count: groupSize)
-        var filled = [Int](repeating: 0, count: order.count)
+        var filled = [Int32](repeating: 0, count: order.count)
         for index in order.indices where absorbed[index] || absorbedBy[index] > 0 {
-            let top = root[index]
-            members[groups[top].lowerBound + filled[top]] = index
+            let top = Int(root[index])
+            members[groups[top].lowerBound + Int(filled[top])] = index
             filled[top] += 1
             for k in arguments.range(index) {
                 guard case .slot(let arg) = arguments[k], lastRead[arg] != forever, lastRead[arg] < top
                 else { continue }
-                lastRead[arg] = top
+                lastRead[arg] = Int32(top)
             }
         }
         return FusionPlan(absorbed: absorbed, members: members, groups: groups)
@@ -220,17 +218,17 @@ extension Program {
         }
     }
 
-    /// The kernel and operands of the group of `positions` (its root last) of `order` (whose nodes'
-    /// `ops` and `arguments` are given by position), and its scratch area: the operands are the
-    /// `places` of the values it reads from outside, and the scratch area a place taken from
-    /// `places.memory`. `functions` holds the scalar function of each op without attributes met so
-    /// far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays), and
-    /// `argumentShapes` is room for a node's argument shapes.
+    /// The kernel of the group of `positions` (its root last) of `order` (whose nodes' `arguments`
+    /// are given by position), and its scratch area: the kernel's operands, appended to `operands`,
+    /// are the `places` of the values it reads from outside, and the scratch area a place taken
+    /// from `places.memory`. `functions` holds the scalar function of each op without attributes
+    /// met so far (a graph repeats a few ops, and picking a node's kernel copies its plan's arrays),
+    /// and `argumentShapes` is room for a node's argument shapes.
     func fusedKernel(
-        _ positions: ArraySlice<Int>, order: [Int], ops: [Op?], arguments: OrderArguments,
-        places: inout ValuePlaces, functions: inout [(op: Op, function: FusedSteps.Function)],
+        _ positions: ArraySlice<Int>, order: [Int], arguments: OrderArguments,
+        places: inout ValuePlaces, operands: inout [Int], functions: inout [(op: Op, function: FusedSteps.Function)],
         argumentShapes: inout [[Int]]
-    ) throws(AutodiffError) -> (kernel: Kernel, operands: [Int], scratch: (offset: Int, size: Int)) {
+    ) throws(AutodiffError) -> (kernel: Kernel, scratch: (offset: Int, size: Int)) {
         let rootPosition = positions[positions.endIndex - 1]
         let count = elementCount(of: order[rootPosition])
         let block = Swift.min(Fusion.blockSize, count)
@@ -239,15 +237,14 @@ extension Program {
         var live: [(slot: Int, register: Int)] = []
         var freeRegisters: [Int] = []
         var registers = 0
-        var operands: [Int] = []
+        let firstOperand = operands.count
         var scalarOperands: [Bool] = []
         var steps: [FusedSteps.Step] = []
         steps.reserveCapacity(positions.count)
-        operands.reserveCapacity(positions.count + 1)
         scalarOperands.reserveCapacity(positions.count + 1)
         for index in positions {
             let slot = order[index]
-            guard let op = ops[index], plans[slot] != nil else {
+            guard let op = graph.op(of: slot), plans[slot] != nil else {
                 throw .internalError("fused node \"\(graph.name(of: slot))\" has no plan")
             }
             // Where each argument is read (a held intermediate's register, or a new operand), and
@@ -261,7 +258,7 @@ extension Program {
                     source = live[held].register
                     if position == 0 { read.first = s } else { read.second = s }
                 } else {
-                    source = ~operands.count
+                    source = ~(operands.count - firstOperand)
                     operands.append(places.operand(arg, of: self))
                     scalarOperands.append(count > 1 && elementCount(of: arg) == 1)
                 }
@@ -306,7 +303,7 @@ extension Program {
         let fused = FusedSteps(
             steps: steps, scalarOperands: scalarOperands, block: block, scratch: scratch.offset,
             areaSize: areaSize, areas: areas)
-        return (.fused(fused), operands, scratch)
+        return (.fused(fused), scratch)
     }
 
     /// The scalar function of the elementwise node `slot` (of `op`, reading `arguments` at `args`),
