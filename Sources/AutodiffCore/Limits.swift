@@ -41,8 +41,14 @@ public struct Limits: Sendable, Hashable {
     }
 
     /// Nodes a derivative may add to a graph of `maxNodes` (reverse over reverse, as for `hvp`,
-    /// grows a graph by a factor of a few dozen at most).
-    var maxProgramSlots: Int { maxNodes.multipliedReportingOverflow(by: 64).overflow ? Int.max : maxNodes * 64 }
+    /// grows a graph by a factor of a few dozen at most), and never 2³¹ or more: the compiled
+    /// evaluation numbers slots and positions in `Int32`s.
+    var maxProgramSlots: Int {
+        let (slots, overflow) = maxNodes.multipliedReportingOverflow(by: 64)
+        return overflow ? Self.slotNumberLimit : min(slots, Self.slotNumberLimit)
+    }
+
+    private static let slotNumberLimit = Int(Int32.max)
 
     /// Refuses a list of more than `maxNames` names.
     func checkNames(_ count: Int, _ what: String) throws(AutodiffError) {
