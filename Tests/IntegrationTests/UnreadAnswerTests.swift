@@ -73,9 +73,10 @@ import Testing
         let stalled = try UnreadAnswer(port: server.port, get: "/v1/graphs/\(id)")
         #expect(stalled.status == 200)
         // It holds the budget until its connection is closed (`--idle-timeout` after the answer was
-        // queued, plus the 10 s a close waits for its writes) and its answer freed: only then can
-        // another client have the graph.
-        let end = ContinuousClock.now + .seconds(30)
+        // queued, then once 10 s pass in which none of its 1 MiB slices went out, which may take two
+        // such spans while the kernel still takes some) and its answer freed: only then can another
+        // client have the graph.
+        let end = ContinuousClock.now + .seconds(60)
         var fetched = false
         while !fetched, ContinuousClock.now < end {
             let call = try UnreadAnswer(port: server.port, get: "/v1/graphs/\(id)")
