@@ -143,39 +143,24 @@ final class UnreadAnswer {
     }
 
     private init(port: Int, rawRequest request: [UInt8]) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NaiveClient.Failure(description: "socket failed") }
+        // A small receive buffer, so the server cannot hand most of the answer to the kernel.
+        let fd = try NaiveClient.connectedSocket(port: port, timeouts: [SO_RCVTIMEO: 30], receiveBuffer: 4096)
         self.fd = fd
-        var small: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { break }
+            sent += n
         }
         var reply: [UInt8] = []
-        if connected == 0 {
-            var sent = 0
-            while sent < request.count {
-                let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard n > 0 else { break }
-                sent += n
-            }
-            var byte: UInt8 = 0
-            while !reply.ends(with: Array("\r\n\r\n".utf8)), recv(fd, &byte, 1, 0) == 1 {
-                reply.append(byte)
-            }
+        var byte: UInt8 = 0
+        while !reply.ends(with: Array("\r\n\r\n".utf8)), recv(fd, &byte, 1, 0) == 1 {
+            reply.append(byte)
         }
         head = String(decoding: reply, as: UTF8.self)
         status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
         guard reply.ends(with: Array("\r\n\r\n".utf8)) else {
-            throw NaiveClient.Failure(description: "no response head (connected: \(connected == 0)): errno \(errno)")
+            throw NaiveClient.Failure(description: "no response head: errno \(errno)")
         }
     }
 

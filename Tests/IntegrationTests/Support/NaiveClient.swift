@@ -46,10 +46,13 @@ enum NaiveClient {
     }
 
     /// A TCP socket connected to `127.0.0.1:port`, with each socket option of `timeouts` (such as
-    /// `SO_RCVTIMEO`) set to that many seconds.
-    static func connectedSocket(port: Int, timeouts: [Int32: Int]) throws -> Int32 {
+    /// `SO_RCVTIMEO`) set to that many seconds, and a receive buffer of `receiveBuffer` bytes if given.
+    static func connectedSocket(port: Int, timeouts: [Int32: Int], receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed") }
+        if var bytes = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
         for (option, seconds) in timeouts {
             var timeout = timeval(tv_sec: seconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size))
