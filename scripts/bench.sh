@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 port=${PORT:-18080}
 duration=${DURATION:-10s}
 workloads=("$@")
-[ ${#workloads[@]} -gt 0 ] || workloads=(tiny small_mlp json_matmul big_base64 big_decimal deep_chain wide_mlp)
+[ ${#workloads[@]} -gt 0 ] || workloads=(tiny small_mlp json_matmul big_base64 big_decimal deep_chain wide_mlp chain_100k)
 # Throughput is measured for the calls small enough that 16 at once say something about the server.
 throughput_for=" tiny small_mlp "
 work=$(mktemp -d)
@@ -26,7 +26,8 @@ if [ -z "$bin" ]; then
 fi
 python3 scripts/bench/payloads.py "$work" "${workloads[@]}"
 source scripts/lib/local-server.sh
-start_server "$bin" "$port"
+# chain_100k has 100,000 nodes, past the default --max-nodes (10,000).
+start_server "$bin" "$port" --max-nodes 100000
 
 url="http://127.0.0.1:$port/v1/backward"
 # wrk's RESULT line (see post.lua) for one body, connection count and duration.

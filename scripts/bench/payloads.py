@@ -82,6 +82,16 @@ def deep_chain():
             "outputs": [previous], "seeds": "ones"}
 
 
+def chain_100k():
+    """100,000 chained sin/tanh/cos/sigmoid on a 16-vector (issue 11; the server needs --max-nodes 100000)."""
+    nodes, previous = [], "x"
+    for i in range(100_000):
+        nodes.append(node(f"n{i}", ["sin", "tanh", "cos", "sigmoid"][i % 4], previous))
+        previous = f"n{i}"
+    return {"graph": {"inputs": ["x"], "nodes": nodes}, "values": {"x": values(16)},
+            "outputs": [previous], "seeds": "ones"}
+
+
 def wide_mlp():
     """Batch 64, 256 → 512 tanh → 512 relu → 10, log_softmax cross-entropy; base64 in and out."""
     labels = [[1.0 if c == rng.randrange(10) else 0.0 for c in range(10)] for _ in range(64)]
@@ -106,6 +116,7 @@ bodies = {
     "big_decimal": lambda: big(flat, "flat"),
     "deep_chain": deep_chain,
     "wide_mlp": wide_mlp,
+    "chain_100k": chain_100k,
 }
 if __name__ == "__main__":
     for name in sys.argv[2:] or bodies:
