@@ -72,24 +72,24 @@ def big(tensor, encoding):
             "options": {"encoding": encoding}}
 
 
-def deep_chain():
-    """2,000 chained sin/tanh/cos/sigmoid on a 256-vector."""
+def chain(count, length):
+    """`count` chained sin/tanh/cos/sigmoid on a vector of `length`."""
     nodes, previous = [], "x"
-    for i in range(2000):
+    for i in range(count):
         nodes.append(node(f"n{i}", ["sin", "tanh", "cos", "sigmoid"][i % 4], previous))
         previous = f"n{i}"
-    return {"graph": {"inputs": ["x"], "nodes": nodes}, "values": {"x": values(256)},
+    return {"graph": {"inputs": ["x"], "nodes": nodes}, "values": {"x": values(length)},
             "outputs": [previous], "seeds": "ones"}
+
+
+def deep_chain():
+    """2,000 chained sin/tanh/cos/sigmoid on a 256-vector."""
+    return chain(2000, 256)
 
 
 def chain_100k():
     """100,000 chained sin/tanh/cos/sigmoid on a 16-vector (issue 11; the server needs --max-nodes 100000)."""
-    nodes, previous = [], "x"
-    for i in range(100_000):
-        nodes.append(node(f"n{i}", ["sin", "tanh", "cos", "sigmoid"][i % 4], previous))
-        previous = f"n{i}"
-    return {"graph": {"inputs": ["x"], "nodes": nodes}, "values": {"x": values(16)},
-            "outputs": [previous], "seeds": "ones"}
+    return chain(100_000, 16)
 
 
 def wide_mlp():
