@@ -93,6 +93,28 @@ struct PlanCacheTests {
         #expect(literal.fingerprint != positive.fingerprint)
     }
 
+    /// A server that accepts graphs of `n` nodes keeps the program of a backward call on an `n`-node
+    /// chain (3 to 4 slots a node), so a repeated call reuses it; the default bound alone does not.
+    @Test func theProgramOfAGraphOfTheLargestSizeIsKept() throws {
+        let n = 100_000
+        var nodes = [node("n0", .sin, "x")]
+        for i in 1..<n { nodes.append(node("n\(i)", i % 2 == 0 ? .sin : .tanh, "n\(i - 1)")) }
+        var limits = Limits()
+        limits.maxNodes = n
+        let g = try Graph(GraphSpec(inputs: ["x"], nodes: nodes), limits: limits)
+        let values = ["x": try tensor([4], [0.1, -0.2, 0.3, -0.4])]
+        let output = "n\(n - 1)"
+        #expect(PlanCache.maxSlots(forGraphsOf: 10_000) == PlanCache.defaultMaxSlots)
+        #expect(PlanCache.maxSlots(forGraphsOf: Int.max) == Int.max)
+        for (maxSlots, hits) in [(PlanCache.defaultMaxSlots, 0), (PlanCache.maxSlots(forGraphsOf: n), 1)] {
+            let cache = PlanCache(maxSlots: maxSlots)
+            let first = try g.backward(values: values, outputs: [output], seeds: [output: .ones], limits: limits, cache: cache)
+            let again = try g.backward(values: values, outputs: [output], seeds: [output: .ones], limits: limits, cache: cache)
+            #expect(first.gradients == again.gradients)
+            #expect(cache.statistics == (hits: hits, misses: 2 - hits), "\(maxSlots) slots")
+        }
+    }
+
     @Test func boundedByEntriesAndSlots() throws {
         let cache = PlanCache(capacity: 2, maxSlots: 1_000)
         let g = try Graph(Self.mlp)

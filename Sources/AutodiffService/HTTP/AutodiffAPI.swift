@@ -13,8 +13,9 @@ struct AutodiffAPI: Sendable {
     let configuration: ServiceConfiguration
     let pool: WorkerPool
     let graphs: GraphCache
-    /// Programs prepared for recent calls (graph, input shapes, request), reused by repeated calls.
-    let plans = PlanCache()
+    /// Programs prepared for recent calls (graph, input shapes, request), reused by repeated calls;
+    /// a program of a graph of `--max-nodes` nodes fits.
+    let plans: PlanCache
     let readiness: Readiness
     /// `GET /v1/ops`, built once from the op table.
     let opsCatalog: [UInt8]
@@ -32,6 +33,7 @@ struct AutodiffAPI: Sendable {
         self.metrics = metrics
         metrics.workers.record(pool.workers)
         self.graphs = GraphCache(capacity: configuration.graphCacheSize, maxBytes: configuration.graphCacheBytes)
+        self.plans = PlanCache(maxSlots: PlanCache.maxSlots(forGraphsOf: configuration.limits.maxNodes))
         self.readiness = readiness
         self.opsCatalog = (try? OpsCatalog.document.serialized()) ?? []
         // As many bodies of the largest size as calls can be admitted, however they are spread.
