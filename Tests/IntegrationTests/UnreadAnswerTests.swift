@@ -40,7 +40,10 @@ import Testing
         }
         // A client that leaves gives its answer's bytes back.
         unread.removeAll()
-        #expect(try Self.eventuallyAnswered(port: server.port, within: .seconds(20)))
+        #expect(
+            try Self.eventuallyAnswered(within: .seconds(20)) {
+                try UnreadAnswer(port: server.port, path: "/v1/forward", body: Self.bigCall)
+            })
         #expect(server.terminate() == 0)
     }
 
@@ -76,20 +79,10 @@ import Testing
         // queued, then once 10 s pass in which none of its 1 MiB slices went out, which may take two
         // such spans while the kernel still takes some) and its answer freed: only then can another
         // client have the graph.
-        let end = ContinuousClock.now + .seconds(60)
-        var fetched = false
-        while !fetched, ContinuousClock.now < end {
-            let call = try UnreadAnswer(port: server.port, get: "/v1/graphs/\(id)")
-            if call.status == 200 {
-                let (received, declared) = call.readToEnd()
-                #expect(received == declared)
-                fetched = true
-            } else {
-                try #require(call.status == 503)
-                Thread.sleep(forTimeInterval: 0.2)
-            }
-        }
-        #expect(fetched, "the stalled client kept the budget")
+        #expect(
+            try Self.eventuallyAnswered(within: .seconds(60)) {
+                try UnreadAnswer(port: server.port, get: "/v1/graphs/\(id)")
+            }, "the stalled client kept the budget")
         let (received, declared) = stalled.readToEnd()
         #expect(received < declared, "the stalled client got its whole answer: it was never let go")
         #expect(server.terminate() == 0)
@@ -110,11 +103,11 @@ import Testing
         #expect(server.terminate() == 0)
     }
 
-    /// Whether the big call is answered 200 (and read whole) within `limit`, trying again on 503.
-    static func eventuallyAnswered(port: Int, within limit: Duration) throws -> Bool {
+    /// Whether the call `send` makes is answered 200 (and read whole) within `limit`, sent again on 503.
+    static func eventuallyAnswered(within limit: Duration, _ send: () throws -> UnreadAnswer) throws -> Bool {
         let end = ContinuousClock.now + limit
         while ContinuousClock.now < end {
-            let call = try UnreadAnswer(port: port, path: "/v1/forward", body: bigCall)
+            let call = try send()
             if call.status == 200 {
                 let (received, declared) = call.readToEnd()
                 return received == declared
